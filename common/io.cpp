@@ -1,0 +1,76 @@
+#include "common/io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <charconv>
+
+#include "common/sys_error.h"
+
+namespace vproc {
+
+UniqueFd open_at(int dirfd, const std::string& rel, int flags, const std::string& display) {
+  int fd = retry_eintr([&] { return ::openat(dirfd, rel.c_str(), flags | O_CLOEXEC); });
+  if (fd < 0) throw SysError("openat", display.empty() ? rel : display, errno);
+  return UniqueFd(fd);
+}
+
+UniqueFd open_at_optional(int dirfd, const std::string& rel, int flags) {
+  int fd = retry_eintr([&] { return ::openat(dirfd, rel.c_str(), flags | O_CLOEXEC); });
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return UniqueFd();
+    throw SysError("openat", rel, errno);
+  }
+  return UniqueFd(fd);
+}
+
+std::string pread_all(int fd, const std::string& display) {
+  std::string out;
+  char buf[8192];
+  off_t off = 0;
+  for (;;) {
+    ssize_t n = retry_eintr([&] { return ::pread(fd, buf, sizeof buf, off); });
+    if (n < 0) throw SysError("read", display, errno);
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    off += n;
+    if (out.size() > (64u << 20)) throw SysError("read", display, EFBIG);
+  }
+  return out;
+}
+
+std::optional<std::string> read_file_at(int dirfd, const std::string& rel,
+                                        const std::string& display) {
+  UniqueFd fd = open_at_optional(dirfd, rel, O_RDONLY);
+  if (!fd) return std::nullopt;
+  return pread_all(fd.get(), display.empty() ? rel : display);
+}
+
+void write_all(int fd, std::string_view data, const std::string& display) {
+  while (!data.empty()) {
+    ssize_t n = retry_eintr([&] { return ::write(fd, data.data(), data.size()); });
+    if (n < 0) throw SysError("write", display, errno);
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+std::optional<unsigned long long> parse_u64(std::string_view s) {
+  s = trim(s);
+  if (s.empty()) return std::nullopt;
+  unsigned long long v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+}  // namespace vproc

@@ -1,0 +1,23 @@
+#include "common/sys_error.h"
+
+#include <cerrno>
+#include <cstring>
+
+namespace vproc {
+
+namespace {
+std::string join(const std::string& what, const std::string& where, const std::string& detail) {
+  std::string s = what;
+  if (!where.empty()) s += " " + where;
+  s += ": " + detail;
+  return s;
+}
+}  // namespace
+
+SysError::SysError(std::string what, const std::string& where, int err)
+    : std::runtime_error(join(what, where, std::strerror(err))), err_(err) {}
+
+SysError::SysError(const std::string& what, const std::string& where, const std::string& detail)
+    : std::runtime_error(join(what, where, detail)), err_(EINVAL) {}
+
+}  // namespace vproc

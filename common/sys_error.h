@@ -1,0 +1,21 @@
+// The one error type of vproc: what failed, on which path, and errno.
+// Message shape: "openat /sys/fs/cgroup/memory/x/memory.max: No such file or directory".
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace vproc {
+
+class SysError : public std::runtime_error {
+ public:
+  SysError(std::string what, const std::string& where, int err);
+  // For failures that have no errno (malformed input): err() is EINVAL.
+  SysError(const std::string& what, const std::string& where, const std::string& detail);
+  int err() const { return err_; }
+
+ private:
+  int err_;
+};
+
+}  // namespace vproc

@@ -1,0 +1,280 @@
+#include "fsd/core/parse.h"
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <set>
+
+#include "common/io.h"
+#include "common/sys_error.h"
+#include "fsd/core/text.h"
+
+namespace vproc::core {
+
+namespace {
+
+[[noreturn]] void malformed(const std::string& file, std::string_view detail) {
+  throw SysError("parse", file, "malformed (" + std::string(detail.substr(0, 60)) + ")");
+}
+
+uint64_t to_u64(std::string_view tok, const std::string& file) {
+  auto v = parse_u64(tok);
+  if (!v) malformed(file, tok);
+  return *v;
+}
+
+int to_cpu(std::string_view tok, const std::string& file) {
+  auto v = parse_u64(tok);
+  if (!v || *v > 65535) malformed(file, tok);
+  return static_cast<int>(*v);
+}
+
+// v1 reports "no limit" as PAGE_COUNTER_MAX * PAGE_SIZE rounded: 9223372036854771712.
+constexpr uint64_t kV1Unlimited = 9223372036854771712ULL;
+
+}  // namespace
+
+std::vector<int> parse_cpu_list(std::string_view text) {
+  std::set<int> cpus;
+  for (std::string_view part : split(trim(text), ',')) {
+    part = trim(part);
+    if (part.empty()) continue;
+    auto dash = part.find('-');
+    if (dash == std::string_view::npos) {
+      cpus.insert(to_cpu(part, "cpu list"));
+    } else {
+      int lo = to_cpu(part.substr(0, dash), "cpu list");
+      int hi = to_cpu(part.substr(dash + 1), "cpu list");
+      if (hi < lo) malformed("cpu list", part);
+      for (int c = lo; c <= hi; ++c) cpus.insert(c);
+    }
+  }
+  return {cpus.begin(), cpus.end()};
+}
+
+std::string format_cpu_list(const std::vector<int>& cpus) {
+  std::string out;
+  for (size_t i = 0; i < cpus.size();) {
+    size_t j = i;
+    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
+    if (!out.empty()) out += ',';
+    out += std::to_string(cpus[i]);
+    if (j > i) out += '-' + std::to_string(cpus[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+std::optional<uint64_t> parse_limit(std::string_view text, const std::string& file) {
+  text = trim(text);
+  if (text == "max" || text == "-1") return std::nullopt;
+  uint64_t v = to_u64(text, file);
+  if (v >= kV1Unlimited) return std::nullopt;
+  return v;
+}
+
+std::optional<CpuQuota> parse_cpu_max(std::string_view text, const std::string& file) {
+  auto toks = split_ws(trim(text));
+  if (toks.size() != 2) malformed(file, text);
+  uint64_t period = to_u64(toks[1], file);
+  if (toks[0] == "max") return std::nullopt;
+  uint64_t quota = to_u64(toks[0], file);
+  if (period == 0) malformed(file, text);
+  return CpuQuota{quota, period};
+}
+
+uint64_t parse_number(std::string_view text, const std::string& file) {
+  return to_u64(trim(text), file);
+}
+
+std::optional<int64_t> parse_signed(std::string_view text, const std::string& file) {
+  text = trim(text);
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || p != text.data() + text.size()) malformed(file, text);
+  if (v < 0) return std::nullopt;
+  return v;
+}
+
+std::map<std::string, uint64_t> parse_flat_keyed(std::string_view text, const std::string& file) {
+  std::map<std::string, uint64_t> out;
+  for (std::string_view line : split(text, '\n')) {
+    if (trim(line).empty()) continue;
+    auto toks = split_ws(line);
+    if (toks.size() != 2) malformed(file, line);
+    out[std::string(toks[0])] = to_u64(toks[1], file);
+  }
+  return out;
+}
+
+std::map<std::string, uint64_t> v1_memory_stat_to_v2(const std::map<std::string, uint64_t>& v1) {
+  // Hierarchical (total_*) keys include descendants, as v2's memory.stat does.
+  static const std::pair<const char*, const char*> kMap[] = {
+      {"total_cache", "file"},
+      {"total_rss", "anon"},
+      {"total_rss_huge", "anon_thp"},
+      {"total_shmem", "shmem"},
+      {"total_mapped_file", "file_mapped"},
+      {"total_dirty", "file_dirty"},
+      {"total_writeback", "file_writeback"},
+      {"total_inactive_anon", "inactive_anon"},
+      {"total_active_anon", "active_anon"},
+      {"total_inactive_file", "inactive_file"},
+      {"total_active_file", "active_file"},
+      {"total_unevictable", "unevictable"},
+      {"total_swapcached", "swapcached"},
+  };
+  std::map<std::string, uint64_t> out;
+  for (const auto& [from, to] : kMap) {
+    auto it = v1.find(from);
+    if (it != v1.end()) out[to] = it->second;
+  }
+  return out;
+}
+
+std::map<int, CpuUsage> parse_cpuacct_usage_all(std::string_view text, const std::string& file) {
+  std::map<int, CpuUsage> out;
+  bool header = true;
+  for (std::string_view line : split(text, '\n')) {
+    if (trim(line).empty()) continue;
+    auto toks = split_ws(line);
+    if (header) {
+      header = false;
+      if (toks.size() == 3 && toks[0] == "cpu") continue;
+      malformed(file, line);
+    }
+    if (toks.size() != 3) malformed(file, line);
+    out[to_cpu(toks[0], file)] = CpuUsage{to_u64(toks[1], file), to_u64(toks[2], file)};
+  }
+  if (header) malformed(file, "empty");
+  return out;
+}
+
+std::vector<uint64_t> parse_cpuacct_usage_percpu(std::string_view text, const std::string& file) {
+  std::vector<uint64_t> out;
+  for (auto tok : split_ws(text)) out.push_back(to_u64(tok, file));
+  return out;
+}
+
+IoReadings parse_io_stat(std::string_view text, const std::string& file) {
+  IoReadings out;
+  for (std::string_view line : split(text, '\n')) {
+    auto toks = split_ws(line);
+    if (toks.empty()) continue;
+    IoStat& s = out[std::string(toks[0])];
+    for (size_t i = 1; i < toks.size(); ++i) {
+      auto eq = toks[i].find('=');
+      if (eq == std::string_view::npos) malformed(file, toks[i]);
+      auto key = toks[i].substr(0, eq);
+      auto val = toks[i].substr(eq + 1);
+      // Newer kernels add keys (e.g. cost.*); only the six counters matter.
+      if (key == "rbytes") s.rbytes = to_u64(val, file);
+      else if (key == "wbytes") s.wbytes = to_u64(val, file);
+      else if (key == "rios") s.rios = to_u64(val, file);
+      else if (key == "wios") s.wios = to_u64(val, file);
+      else if (key == "dbytes") s.dbytes = to_u64(val, file);
+      else if (key == "dios") s.dios = to_u64(val, file);
+    }
+  }
+  return out;
+}
+
+IoReadings parse_blkio_v1(std::string_view bytes, std::string_view serviced,
+                          const std::string& file) {
+  IoReadings out;
+  auto apply = [&](std::string_view text, bool is_bytes) {
+    for (std::string_view line : split(text, '\n')) {
+      auto toks = split_ws(line);
+      if (toks.empty()) continue;
+      if (toks.size() == 2 && toks[0] == "Total") continue;
+      if (toks.size() != 3) malformed(file, line);
+      IoStat& s = out[std::string(toks[0])];
+      uint64_t v = to_u64(toks[2], file);
+      if (toks[1] == "Read") (is_bytes ? s.rbytes : s.rios) = v;
+      else if (toks[1] == "Write") (is_bytes ? s.wbytes : s.wios) = v;
+      else if (toks[1] == "Discard") (is_bytes ? s.dbytes : s.dios) = v;
+    }
+  };
+  apply(bytes, true);
+  apply(serviced, false);
+  return out;
+}
+
+ProcCgroup parse_proc_cgroup(std::string_view text, const std::string& file) {
+  ProcCgroup out;
+  for (std::string_view line : split(text, '\n')) {
+    if (trim(line).empty()) continue;
+    auto c1 = line.find(':');
+    auto c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
+    if (c2 == std::string_view::npos) malformed(file, line);
+    auto hier = line.substr(0, c1);
+    auto ctrls = line.substr(c1 + 1, c2 - c1 - 1);
+    std::string path(line.substr(c2 + 1));
+    if (path.empty() || path[0] != '/') malformed(file, line);
+    if (hier == "0" && ctrls.empty()) {
+      out.unified = path;
+      continue;
+    }
+    for (auto c : split(ctrls, ',')) {
+      if (c.empty() || c.substr(0, 5) == "name=") continue;
+      out.v1[std::string(c)] = path;
+    }
+  }
+  return out;
+}
+
+PidStat parse_pid_stat(std::string_view text, const std::string& file) {
+  // The command name may hold spaces and parentheses: the last ')' ends it.
+  auto close = text.rfind(')');
+  if (close == std::string_view::npos) malformed(file, text);
+  auto toks = split_ws(text.substr(close + 1));
+  // toks[0] is field 3 (state); field 22 (starttime) is toks[19].
+  if (toks.size() < 20 || toks[0].size() != 1) malformed(file, text);
+  PidStat s;
+  s.state = toks[0][0];
+  auto pp = parse_signed(toks[1], file);
+  s.ppid = pp ? static_cast<long>(*pp) : 0;
+  s.starttime = to_u64(toks[19], file);
+  return s;
+}
+
+uint64_t parse_uptime_ticks(std::string_view text, const std::string& file) {
+  auto toks = split_ws(text);
+  if (toks.empty()) malformed(file, text);
+  auto dot = toks[0].find('.');
+  uint64_t secs = to_u64(toks[0].substr(0, dot), file);
+  uint64_t frac = 0;
+  if (dot != std::string_view::npos) {
+    auto f = toks[0].substr(dot + 1);
+    if (f.size() != 2) malformed(file, text);
+    frac = to_u64(f, file);
+  }
+  return secs * kUserHz + frac;
+}
+
+std::vector<MeminfoLine> parse_meminfo(std::string_view text, const std::string& file) {
+  std::vector<MeminfoLine> out;
+  for (std::string_view line : split(text, '\n')) {
+    if (trim(line).empty()) continue;
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) malformed(file, line);
+    auto toks = split_ws(line.substr(colon + 1));
+    if (toks.empty() || toks.size() > 2) malformed(file, line);
+    MeminfoLine m;
+    m.key = std::string(line.substr(0, colon));
+    m.value = to_u64(toks[0], file);
+    m.kb = toks.size() == 2;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::optional<uint64_t> meminfo_value(const std::vector<MeminfoLine>& lines,
+                                      std::string_view key) {
+  for (const auto& l : lines) {
+    if (l.key == key) return l.value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace vproc::core

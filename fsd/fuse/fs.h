@@ -1,0 +1,24 @@
+// Thin libfuse low-level adapter: lookup/getattr/readdir over the fixed tree;
+// open renders the file for the caller into a per-handle buffer (direct_io:
+// every reader gets its own content, the page cache never serves it); read
+// returns a slice of that buffer; release frees it.
+#pragma once
+
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+
+#include "fsd/fuse/tree.h"
+#include "fsd/view/view.h"
+
+namespace vproc::fuse {
+
+struct FsContext {
+  view::ViewService* views;
+  Tree tree;
+  double timeout;  // entry and attribute cache, seconds
+  struct timespec started;
+};
+
+const fuse_lowlevel_ops& ops();
+
+}  // namespace vproc::fuse

@@ -1,0 +1,102 @@
+#include "fsd/view/reader.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include "common/io.h"
+#include "common/sys_error.h"
+#include "fsd/core/parse.h"
+#include "fsd/core/text.h"
+
+// linux/nsfs.h of Debian 12 predates these (Linux 6.7).
+#ifndef NS_GET_TGID_FROM_PIDNS
+#define NS_GET_TGID_FROM_PIDNS _IOR(0xb7, 0x7, int)
+#endif
+#ifndef NS_GET_PID_IN_PIDNS
+#define NS_GET_PID_IN_PIDNS _IOR(0xb7, 0x8, int)
+#endif
+
+namespace vproc::view {
+
+namespace {
+
+std::string pid_file(pid_t pid, const char* file) { return std::to_string(pid) + "/" + file; }
+
+ino_t ns_inode(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return 0;
+  return st.st_ino;
+}
+
+}  // namespace
+
+std::string Reader::container_key() const {
+  return std::to_string(init_pid) + "@" + std::to_string(init_start);
+}
+
+ReaderResolver::ReaderResolver(int proc_root) : proc_(proc_root) {
+  struct stat st;
+  if (::fstatat(proc_, "self/ns/pid", &st, 0) == 0) own_pidns_ = st.st_ino;
+}
+
+Reader ReaderResolver::resolve(pid_t pid, const cgroup::Layout& layout) const {
+  Reader r;
+  r.pid = pid;
+  auto text = read_file_at(proc_, pid_file(pid, "cgroup"), "/proc/" + pid_file(pid, "cgroup"));
+  if (!text) throw SysError("open", "/proc/" + pid_file(pid, "cgroup"), ESRCH);
+  r.cgroups = cgroup::resolve(layout, core::parse_proc_cgroup(*text, pid_file(pid, "cgroup")));
+
+  UniqueFd ns = open_at_optional(proc_, pid_file(pid, "ns/pid"), O_RDONLY);
+  ino_t ino = ns ? ns_inode(ns.get()) : 0;
+  // Without a namespace link (fixture trees) the reader counts as the host's.
+  if (ns && ino != 0 && ino != own_pidns_) {
+    r.host_pidns = false;
+    r.init_pid = find_init(pid, ns.get(), ino);
+    r.pidns = std::move(ns);
+  }
+  auto stat = read_file_at(proc_, pid_file(r.init_pid, "stat"));
+  if (!stat) throw SysError("open", "/proc/" + pid_file(r.init_pid, "stat"), ESRCH);
+  r.init_start = core::parse_pid_stat(*stat, pid_file(r.init_pid, "stat")).starttime;
+  return r;
+}
+
+pid_t ReaderResolver::find_init(pid_t pid, int pidns_fd, ino_t pidns_ino) const {
+  int init = ::ioctl(pidns_fd, NS_GET_TGID_FROM_PIDNS, 1);
+  if (init > 0) return init;
+  // Older kernels: the init is the oldest ancestor inside the namespace.
+  pid_t cur = pid;
+  for (int depth = 0; depth < 1024; ++depth) {
+    auto stat = read_file_at(proc_, pid_file(cur, "stat"));
+    if (!stat) break;
+    long ppid = core::parse_pid_stat(*stat, pid_file(cur, "stat")).ppid;
+    if (ppid <= 0) break;
+    struct stat st;
+    if (::fstatat(proc_, pid_file(static_cast<pid_t>(ppid), "ns/pid").c_str(), &st, 0) != 0 ||
+        st.st_ino != pidns_ino) {
+      break;
+    }
+    cur = static_cast<pid_t>(ppid);
+  }
+  return cur;
+}
+
+pid_t ReaderResolver::pid_in(const Reader& reader, pid_t host_pid) const {
+  if (reader.host_pidns) return host_pid;
+  int v = ::ioctl(reader.pidns.get(), NS_GET_PID_IN_PIDNS, host_pid);
+  if (v > 0) return v;
+  if (errno != ENOTTY && errno != EINVAL) return 0;
+  // Older kernels: the last NSpid entry is the pid in the innermost namespace.
+  auto status = read_file_at(proc_, pid_file(host_pid, "status"));
+  if (!status) return 0;
+  for (auto line : core::split(*status, '\n')) {
+    if (line.substr(0, 6) != "NSpid:") continue;
+    auto toks = core::split_ws(line.substr(6));
+    if (toks.size() < 2) return 0;  // only visible in the host namespace
+    auto v2 = parse_u64(toks.back());
+    return v2 ? static_cast<pid_t>(*v2) : 0;
+  }
+  return 0;
+}
+
+}  // namespace vproc::view

@@ -1,0 +1,45 @@
+// Who is reading: the FUSE request's pid (a host pid) -> its cgroups and the
+// init of its pid namespace (the "container" whose age uptime shows).
+//
+// Reads <proc>/<pid>/cgroup, <proc>/<pid>/ns/pid and <proc>/<init>/stat.
+// The init is found with one ioctl(NS_GET_TGID_FROM_PIDNS) where the kernel
+// has it (6.7+), else by walking parent pids while they share the namespace.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common/unique_fd.h"
+#include "fsd/cgroup/cgroup_reader.h"
+
+namespace vproc::view {
+
+struct Reader {
+  pid_t pid = 0;
+  cgroup::ReaderCgroups cgroups;
+  bool host_pidns = true;
+  pid_t init_pid = 1;
+  uint64_t init_start = 0;  // ticks after boot
+  UniqueFd pidns;           // the reader's pid namespace, when it is not the host's
+  // Identifies the container for counter state: a new init is a new container.
+  std::string container_key() const;
+};
+
+class ReaderResolver {
+ public:
+  // proc_root: the host's /proc (or a fixture tree).
+  explicit ReaderResolver(int proc_root);
+  // Throws SysError (ESRCH) when the pid has gone.
+  Reader resolve(pid_t pid, const cgroup::Layout& layout) const;
+  // A host pid translated into the reader's pid namespace; 0 when not visible.
+  pid_t pid_in(const Reader& reader, pid_t host_pid) const;
+
+ private:
+  pid_t find_init(pid_t pid, int pidns_fd, ino_t pidns_ino) const;
+  int proc_;
+  ino_t own_pidns_ = 0;
+};
+
+}  // namespace vproc::view

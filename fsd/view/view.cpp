@@ -1,0 +1,148 @@
+#include "fsd/view/view.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+
+#include "common/io.h"
+#include "common/sys_error.h"
+#include "fsd/core/parse.h"
+#include "fsd/core/render.h"
+#include "fsd/core/text.h"
+
+namespace vproc::view {
+
+ViewService::ViewService(UniqueFd cgroup_root, UniqueFd proc_root, Options options)
+    : proc_(std::move(proc_root)),
+      cgroups_(std::move(cgroup_root)),
+      readers_(proc_.get()),
+      options_(options) {
+  if (options_.loadavg) {
+    load_ = std::make_unique<LoadTracker>(cgroups_, proc_.get(), options_.loadavg_interval);
+    load_->start();
+  }
+}
+
+std::string ViewService::host(const char* file) const {
+  auto text = read_file_at(proc_.get(), file, std::string("/proc/") + file);
+  if (!text) throw SysError("open", std::string("/proc/") + file, ENOENT);
+  return *text;
+}
+
+bool ViewService::host_has_pressure() const {
+  return read_file_at(proc_.get(), "pressure/cpu").has_value();
+}
+
+std::vector<int> ViewService::host_online(const std::string& host_stat) const {
+  // /proc/stat has a cpuN line for each online CPU.
+  std::vector<int> cpus;
+  for (auto line : core::split(host_stat, '\n')) {
+    if (line.size() < 4 || line.substr(0, 3) != "cpu" || line[3] == ' ') continue;
+    auto sp = line.find(' ');
+    if (auto id = parse_u64(line.substr(3, sp - 3))) cpus.push_back(static_cast<int>(*id));
+  }
+  return cpus;
+}
+
+uint64_t ViewService::age_ticks(const Reader& r) const {
+  uint64_t up = core::parse_uptime_ticks(host("uptime"), "/proc/uptime");
+  return up > r.init_start ? up - r.init_start : 0;
+}
+
+template <typename F>
+auto ViewService::with_state(const std::string& key, F f) {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  if (states_.size() >= kMaxStates && !states_.count(key)) {
+    // Drop the least recently used eighth; their next read starts afresh.
+    std::vector<std::pair<uint64_t, std::string>> by_age;
+    by_age.reserve(states_.size());
+    for (const auto& [k, s] : states_) by_age.emplace_back(s.last_used, k);
+    std::nth_element(by_age.begin(), by_age.begin() + kMaxStates / 8, by_age.end());
+    for (size_t i = 0; i < kMaxStates / 8; ++i) states_.erase(by_age[i].second);
+  }
+  State& s = states_[key];
+  s.last_used = ++use_clock_;
+  return f(s.counters);
+}
+
+size_t ViewService::states() const {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  return states_.size();
+}
+
+std::string ViewService::render(FileKind kind, pid_t pid) {
+  Reader r = readers_.resolve(pid, cgroups_.layout());
+  const auto& cg = r.cgroups;
+  auto memory = [&] { return cg.memory ? cgroups_.memory(*cg.memory) : core::MemoryReadings{}; };
+  auto visible = [&](const std::string& host_stat) {
+    return core::visible_cpus(host_online(host_stat), cgroups_.cpu_limits(cg.cpu, cg.cpuset),
+                              options_.cpu_view);
+  };
+  auto cpu_key = [&] {
+    return (cg.cpuacct ? cg.cpuacct->key() : std::string("-")) + "|" + r.container_key();
+  };
+  auto times = [&](const std::vector<int>& vis) {
+    core::CpuReadings usage = cg.cpuacct ? cgroups_.cpu_usage(*cg.cpuacct) : core::CpuReadings{};
+    uint64_t age = age_ticks(r);
+    return with_state(cpu_key(), [&](core::CounterState& st) {
+      return core::cpu_times(usage, vis, age, st);
+    });
+  };
+  auto pressure = [&](const char* res) {
+    if (cg.unified && !cg.unified->is_root()) {
+      if (auto own = cgroups_.pressure(*cg.unified, res)) return *own;
+    }
+    return host((std::string("pressure/") + res).c_str());
+  };
+
+  switch (kind) {
+    case FileKind::kMeminfo:
+      return core::render_meminfo(host("meminfo"), memory());
+    case FileKind::kSwaps:
+      return core::render_swaps(host("swaps"), host("meminfo"), memory());
+    case FileKind::kCpuinfo:
+      return core::render_cpuinfo(host("cpuinfo"), visible(host("stat")));
+    case FileKind::kOnline:
+      return core::render_online(visible(host("stat")));
+    case FileKind::kStat: {
+      std::string hs = host("stat");
+      auto vis = visible(hs);
+      bool whole_host = (!cg.cpuacct || cg.cpuacct->is_root()) && vis == host_online(hs);
+      if (whole_host && r.host_pidns) return hs;
+      return core::render_stat(hs, times(vis));
+    }
+    case FileKind::kUptime: {
+      if (r.host_pidns) return host("uptime");
+      auto vis = visible(host("stat"));
+      return core::render_uptime(age_ticks(r), times(vis));
+    }
+    case FileKind::kDiskstats: {
+      std::string hd = host("diskstats");
+      if (!cg.io || cg.io->is_root()) return hd;
+      core::IoReadings io = cgroups_.io(*cg.io);
+      std::string key = cg.io->key() + "|" + r.container_key();
+      return with_state(key, [&](core::CounterState& st) {
+        return core::render_diskstats(hd, io, st);
+      });
+    }
+    case FileKind::kLoadavg: {
+      if (!load_ || !cg.cpu || cg.cpu->is_root()) return host("loadavg");
+      core::LoadAvg la;
+      la.avg = load_->averages(*cg.cpu);
+      auto c = load_->count(*cg.cpu);
+      la.running = c.running;
+      la.total = c.total;
+      for (pid_t tid : c.tids) la.last_pid = std::max<long>(la.last_pid, readers_.pid_in(r, tid));
+      return core::render_loadavg(la);
+    }
+    case FileKind::kPressureCpu:
+      return pressure("cpu");
+    case FileKind::kPressureMemory:
+      return pressure("memory");
+    case FileKind::kPressureIo:
+      return pressure("io");
+  }
+  throw SysError("render", "", EINVAL);
+}
+
+}  // namespace vproc::view

@@ -1,0 +1,76 @@
+// The glue between a FUSE open and the pure renderers: identify the reader,
+// read its cgroups and the host's /proc files, keep the per-container counter
+// state, render. Thread-safe: called from every FUSE worker thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common/unique_fd.h"
+#include "fsd/cgroup/cgroup_reader.h"
+#include "fsd/core/readings.h"
+#include "fsd/view/loadavg.h"
+#include "fsd/view/reader.h"
+
+namespace vproc::view {
+
+enum class FileKind {
+  kMeminfo,
+  kCpuinfo,
+  kStat,
+  kUptime,
+  kLoadavg,
+  kSwaps,
+  kDiskstats,
+  kOnline,
+  kPressureCpu,
+  kPressureMemory,
+  kPressureIo,
+};
+
+struct Options {
+  core::CpuView cpu_view = core::CpuView::kQuota;
+  bool loadavg = true;
+  std::chrono::milliseconds loadavg_interval{5000};
+};
+
+class ViewService {
+ public:
+  static constexpr size_t kMaxStates = 16384;
+
+  ViewService(UniqueFd cgroup_root, UniqueFd proc_root, Options options);
+  // Renders `kind` as the process `pid` should see it. Throws SysError.
+  std::string render(FileKind kind, pid_t pid);
+  bool host_has_pressure() const;
+  const cgroup::Layout& layout() const { return cgroups_.layout(); }
+  size_t states() const;
+
+ private:
+  std::string host(const char* file) const;
+  std::vector<int> host_online(const std::string& host_stat) const;
+  uint64_t age_ticks(const Reader& r) const;
+  // Runs f on the reader's counter state under the state lock.
+  template <typename F>
+  auto with_state(const std::string& key, F f);
+
+  UniqueFd proc_;
+  cgroup::CgroupReader cgroups_;
+  ReaderResolver readers_;
+  Options options_;
+  std::unique_ptr<LoadTracker> load_;
+
+  struct State {
+    core::CounterState counters;
+    uint64_t last_used = 0;
+  };
+  mutable std::mutex state_mu_;
+  std::unordered_map<std::string, State> states_;
+  uint64_t use_clock_ = 0;
+};
+
+}  // namespace vproc::view
