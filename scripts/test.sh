@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, as root on Debian 12: installs what it needs, builds,
+# runs every test (unit, fixture and integration with real FUSE, cgroups and
+# runtimes), then builds again with ASan+UBSan and runs the suite once more.
+#
+#   scripts/test.sh            everything
+#   VPROC_SKIP_SANITIZE=1 ...  skip the sanitizer pass (local iteration only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+start=$(date +%s)
+echo "== build (warnings are errors)"
+scripts/build.sh build -DVPROC_WERROR=ON
+echo "== tests"
+(cd build && ctest --output-on-failure)
+
+if [ -z "${VPROC_SKIP_SANITIZE:-}" ]; then
+  echo "== build with ASan+UBSan"
+  scripts/build.sh build-asan -DVPROC_SANITIZE=ON -DVPROC_WERROR=ON -DCMAKE_BUILD_TYPE=Debug
+  echo "== tests under ASan+UBSan"
+  # LeakSanitizer needs ptrace, which FUSE daemons under test do not get in
+  # every sandbox; leaks are checked by the unit tests' own runs below.
+  export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  (cd build-asan && ctest --output-on-failure)
+  echo "== unit tests with LeakSanitizer"
+  ASAN_OPTIONS=detect_leaks=1 build-asan/tests/unit/vproc_unit_tests
+fi
+echo "== suite finished in $(( $(date +%s) - start )) s"
