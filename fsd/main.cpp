@@ -14,6 +14,7 @@
 #include "common/sys_error.h"
 #include "fsd/fuse/fs.h"
 #include "fsd/mountpoint.h"
+#include "fsd/sandbox.h"
 #include "fsd/view/view.h"
 
 namespace {
@@ -31,6 +32,7 @@ struct Config {
   std::string proc_root = "/proc";
   std::string cpu_view = "quota";
   bool no_loadavg = false;
+  bool no_sandbox = false;
   unsigned threads = 8;
   double cache_timeout = 60.0;
 };
@@ -73,6 +75,14 @@ int run(const Config& cfg) {
   }
   log_line("vprocd: serving " + cfg.mountpoint);
 
+  // Confine before any worker or sampler thread exists: capabilities are
+  // per thread and new threads inherit the creator's.
+  if (!cfg.no_sandbox) {
+    drop_capabilities();
+    load_seccomp_filter(build_seccomp_filter());
+  }
+  views.start_sampler();
+
   std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop(fuse_loop_cfg_create());
   fuse_loop_cfg_set_clone_fd(loop.get(), 0);
   fuse_loop_cfg_set_idle_threads(loop.get(), 2);
@@ -103,6 +113,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"quota", "cpuset"}))
       ->capture_default_str();
   app.add_flag("--no-loadavg", cfg.no_loadavg, "serve the host's loadavg; no sampler thread");
+  app.add_flag("--no-sandbox", cfg.no_sandbox,
+               "skip dropping capabilities and the seccomp filter (debugging only)");
   app.add_option("--threads", cfg.threads, "maximum FUSE worker threads")
       ->check(CLI::Range(1u, 64u))
       ->capture_default_str();

@@ -19,8 +19,11 @@ ViewService::ViewService(UniqueFd cgroup_root, UniqueFd proc_root, Options optio
       options_(options) {
   if (options_.loadavg) {
     load_ = std::make_unique<LoadTracker>(cgroups_, proc_.get(), options_.loadavg_interval);
-    load_->start();
   }
+}
+
+void ViewService::start_sampler() {
+  if (load_) load_->start();
 }
 
 std::string ViewService::host(const char* file) const {

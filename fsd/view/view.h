@@ -44,6 +44,9 @@ class ViewService {
   static constexpr size_t kMaxStates = 16384;
 
   ViewService(UniqueFd cgroup_root, UniqueFd proc_root, Options options);
+  // Starts the loadavg sampler thread (if loadavg is on). Without it, averages
+  // move only at each cgroup's first read.
+  void start_sampler();
   // Renders `kind` as the process `pid` should see it. Throws SysError.
   std::string render(FileKind kind, pid_t pid);
   bool host_has_pressure() const;
