@@ -125,13 +125,29 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       fuse_reply_err(req, EACCES);
       return;
     }
+    if (c.handles.fetch_add(1) >= FsContext::kMaxHandles) {
+      c.handles.fetch_sub(1);
+      log_limited("open: " + std::to_string(FsContext::kMaxHandles) + " files open, refusing more");
+      fuse_reply_err(req, ENFILE);
+      return;
+    }
+    struct Undo {
+      FsContext& c;
+      bool armed = true;
+      ~Undo() {
+        if (armed) c.handles.fetch_sub(1);
+      }
+    } undo{c};
     pid_t pid = fuse_req_ctx(req)->pid;
     auto h = std::make_unique<Handle>();
     h->data = c.views->render(n->kind, pid);
     fi->fh = reinterpret_cast<uint64_t>(h.get());
     fi->direct_io = 1;
     fi->keep_cache = 0;
-    if (fuse_reply_open(req, fi) == 0) h.release();
+    if (fuse_reply_open(req, fi) == 0) {
+      h.release();
+      undo.armed = false;
+    }
   });
 }
 
@@ -147,6 +163,7 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
 
 void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   delete reinterpret_cast<Handle*>(fi->fh);
+  ctx(req).handles.fetch_sub(1);
   fuse_reply_err(req, 0);
 }
 

@@ -7,16 +7,23 @@
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 
+#include <atomic>
+
 #include "fsd/fuse/tree.h"
 #include "fsd/view/view.h"
 
 namespace vproc::fuse {
 
 struct FsContext {
+  // Open files hold their rendered content; past this many, open fails with
+  // ENFILE so that no reader can make vprocd's memory grow without bound.
+  static constexpr size_t kMaxHandles = 65536;
+
   view::ViewService* views;
   Tree tree;
   double timeout;  // entry and attribute cache, seconds
   struct timespec started;
+  std::atomic<size_t> handles{0};
 };
 
 const fuse_lowlevel_ops& ops();

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Isolation and load: 20 readers, each in its own cgroup with its own memory
+# limit and pid namespace, read meminfo concurrently for VPROC_ISOLATION_SECONDS
+# (default 60): every read must show the reader's own limit, with no error.
+# Meanwhile 1000 files are held open: vprocd must stay within 64 threads and
+# 32 MiB RSS and keep serving.
+. "$(dirname "$0")/../lib/common.sh"
+vt_init isolation
+vt_require_root
+vt_require_python
+[ "$(vt_cgroup_mode)" = v1 ] || [ -f /sys/fs/cgroup/cgroup.subtree_control ] || vt_skip "no memory controller"
+
+secs=${VPROC_ISOLATION_SECONDS:-60}
+mp=$VT_TMP/mnt
+vt_start_vprocd "$mp"
+helpers=$(dirname "$0")/helpers
+
+pids=()
+for i in $(seq 1 20); do
+  vt_new_cgroup "iso$i"
+  limit_mib=$((100 + 10 * i))
+  vt_set_memory "$VT_CG" $((limit_mib * 1024 * 1024))
+  vt_in_cgroup "$VT_CG" unshare --pid --fork \
+    "$VT_PY" "$helpers/meminfo_reader.py" "$mp" $((limit_mib * 1024)) "$secs" \
+    >"$VT_TMP/reader$i.out" 2>&1 &
+  pids+=($!)
+done
+
+# 1000 files held open by a reader in its own limited cgroup.
+vt_new_cgroup holder
+vt_set_memory "$VT_CG" $((256 * 1024 * 1024))
+coproc HOLD { vt_in_cgroup "$VT_CG" "$VT_PY" "$helpers/hold_open.py" "$mp" 1000; }
+hold_pid=$HOLD_PID
+vt_on_exit "kill $hold_pid"
+read -r -t 60 line <&"${HOLD[0]}" || line="timeout"
+vt_eq "1000 files held open at once" "opened 1000" "$line"
+threads=$(ls "/proc/$VPROCD_PID/task" | wc -l)
+rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$VPROCD_PID/status")
+vt_figure "with 1000 files open: $threads threads, RSS $((rss_kb / 1024)) MiB"
+vt_check "at most 64 threads with 1000 files open ($threads)" [ "$threads" -le 64 ]
+vt_check "RSS at most 32 MiB with 1000 files open (${rss_kb} kB)" [ "$rss_kb" -le $((32 * 1024)) ]
+vt_check "still serving with 1000 files open" vt_serving "$mp"
+exec {HOLD[1]}>&-
+
+total=0
+for i in $(seq 1 20); do
+  wait "${pids[$((i - 1))]}"
+  out=$(cat "$VT_TMP/reader$i.out")
+  reads=$(sed -n 's/.*reads=\([0-9]*\).*/\1/p' <<<"$out")
+  total=$((total + ${reads:-0}))
+  if [[ "$out" =~ wrong=0\ errors=0 ]] && [ "${reads:-0}" -gt 0 ]; then
+    vt_pass "reader $i ($((100 + 10 * i)) MiB) saw only its own limit in $reads reads"
+  else
+    vt_fail "reader $i: $out"
+  fi
+done
+vt_figure "20 readers, ${secs} s: $total reads in all"
+vt_check "vprocd still alive" kill -0 "$VPROCD_PID"
+vt_show_logs
+vt_finish
