@@ -26,5 +26,11 @@ if [ -z "${VPROC_SKIP_SANITIZE:-}" ]; then
   (cd build-asan && ctest --output-on-failure)
   echo "== unit tests with LeakSanitizer"
   ASAN_OPTIONS=detect_leaks=1 build-asan/tests/unit/vproc_unit_tests
+
+  echo "== the multithreaded FUSE loop under TSan"
+  scripts/build.sh build-tsan -DVPROC_SANITIZE_THREAD=ON -DCMAKE_BUILD_TYPE=Debug
+  TSAN_OPTIONS=halt_on_error=1 VPROC_ISOLATION_SECONDS=20 VPROC_BUILD_DIR=$PWD/build-tsan \
+    bash tests/integration/isolation_test.sh
+  build-tsan/tests/unit/vproc_unit_tests
 fi
 echo "== suite finished in $(( $(date +%s) - start )) s"
