@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -85,14 +86,17 @@ int run(const Config& cfg) {
 
   std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop(fuse_loop_cfg_create());
   fuse_loop_cfg_set_clone_fd(loop.get(), 0);
-  fuse_loop_cfg_set_idle_threads(loop.get(), 2);
+  // Idle workers stay (at most cfg.threads exist): retiring them costs a
+  // clone per request under load.
+  fuse_loop_cfg_set_idle_threads(loop.get(), cfg.threads);
   fuse_loop_cfg_set_max_threads(loop.get(), cfg.threads);
   int rc = fuse_session_loop_mt(se.get(), loop.get());
 
   fuse_session_unmount(se.get());
   fuse_remove_signal_handlers(se.get());
   log_line("vprocd: unmounted " + cfg.mountpoint + ", exiting");
-  return rc == 0 ? 0 : 1;
+  // libfuse reports the signal that ended the loop as its result.
+  return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
 }
 
 }  // namespace

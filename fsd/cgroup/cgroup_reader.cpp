@@ -104,7 +104,7 @@ std::vector<std::string> ancestors(const std::string& path) {
 }
 
 CgroupReader::CgroupReader(UniqueFd root)
-    : root_(std::move(root)), layout_(detect_layout(root_.get())) {}
+    : root_(std::move(root)), layout_(detect_layout(root_.get())), files_(root_.get()) {}
 
 std::string CgroupReader::rel(const Place& p, const std::string& path,
                               const std::string& file) const {
@@ -123,7 +123,7 @@ std::string CgroupReader::rel(const Place& p, const std::string& path,
 std::optional<std::string> CgroupReader::read(const Place& p, const std::string& path,
                                               const std::string& file) const {
   std::string r = rel(p, path, file);
-  return read_file_at(root_.get(), r, "cgroup:" + r);
+  return files_.read(r, "cgroup:" + r);
 }
 
 template <typename T, typename Parse, typename Less>
@@ -226,7 +226,7 @@ core::CpuLimits CgroupReader::cpu_limits(const std::optional<Place>& cpu,
         if (!q) return std::nullopt;
         // The period sits beside the quota file.
         std::string dir = file.substr(0, file.rfind('/') + 1);
-        auto period_text = read_file_at(root_.get(), dir + "cpu.cfs_period_us");
+        auto period_text = files_.read(dir + "cpu.cfs_period_us", dir + "cpu.cfs_period_us");
         if (!period_text) return std::nullopt;
         uint64_t period = core::parse_number(*period_text, dir + "cpu.cfs_period_us");
         if (period == 0) return std::nullopt;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "fsd/cgroup/fd_cache.h"
 #include "fsd/core/parse.h"
 #include "fsd/core/readings.h"
 
@@ -74,6 +75,7 @@ class CgroupReader {
 
   UniqueFd root_;
   Layout layout_;
+  mutable FdCache files_;
 };
 
 // "/a/b" -> {"/a/b", "/a", "/"}.

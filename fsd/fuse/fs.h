@@ -4,7 +4,6 @@
 // returns a slice of that buffer; release frees it.
 #pragma once
 
-#define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 
 #include <atomic>

@@ -6,6 +6,7 @@
 
 #include "common/io.h"
 #include "common/sys_error.h"
+#include "fsd/cgroup/fd_cache.h"
 #include "fsd/core/parse.h"
 #include "fsd/core/text.h"
 
@@ -43,9 +44,32 @@ ReaderResolver::ReaderResolver(int proc_root) : proc_(proc_root) {
 Reader ReaderResolver::resolve(pid_t pid, const cgroup::Layout& layout) const {
   Reader r;
   r.pid = pid;
-  auto text = read_file_at(proc_, pid_file(pid, "cgroup"), "/proc/" + pid_file(pid, "cgroup"));
-  if (!text) throw SysError("open", "/proc/" + pid_file(pid, "cgroup"), ESRCH);
-  r.cgroups = cgroup::resolve(layout, core::parse_proc_cgroup(*text, pid_file(pid, "cgroup")));
+  const std::string cgroup_file = pid_file(pid, "cgroup");
+  std::string text;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto it = known_.find(pid);
+    if (it != known_.end()) {
+      Known k = it->second;
+      lock.unlock();
+      if (pread_file(k.cgroup->get(), text)) {
+        r.cgroups = cgroup::resolve(layout, core::parse_proc_cgroup(text, cgroup_file));
+        r.host_pidns = k.host_pidns;
+        r.init_pid = k.init_pid;
+        r.init_start = k.init_start;
+        r.pidns = k.pidns;
+        return r;
+      }
+      // ESRCH: that process is gone, and the pid may be another's now.
+      lock.lock();
+      known_.erase(pid);
+    }
+  }
+
+  UniqueFd cgroup_fd = open_at_optional(proc_, cgroup_file, O_RDONLY);
+  if (!cgroup_fd) throw SysError("open", "/proc/" + cgroup_file, ESRCH);
+  if (!pread_file(cgroup_fd.get(), text)) throw SysError("read", "/proc/" + cgroup_file, errno);
+  r.cgroups = cgroup::resolve(layout, core::parse_proc_cgroup(text, cgroup_file));
 
   UniqueFd ns = open_at_optional(proc_, pid_file(pid, "ns/pid"), O_RDONLY);
   ino_t ino = ns ? ns_inode(ns.get()) : 0;
@@ -53,11 +77,18 @@ Reader ReaderResolver::resolve(pid_t pid, const cgroup::Layout& layout) const {
   if (ns && ino != 0 && ino != own_pidns_) {
     r.host_pidns = false;
     r.init_pid = find_init(pid, ns.get(), ino);
-    r.pidns = std::move(ns);
+    r.pidns = std::make_shared<UniqueFd>(std::move(ns));
   }
   auto stat = read_file_at(proc_, pid_file(r.init_pid, "stat"));
   if (!stat) throw SysError("open", "/proc/" + pid_file(r.init_pid, "stat"), ESRCH);
   r.init_start = core::parse_pid_stat(*stat, pid_file(r.init_pid, "stat")).starttime;
+
+  if (FdCache::kernel_generated(cgroup_fd.get())) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (known_.size() >= kMaxKnown) known_.clear();  // rebuilt on the next reads
+    known_[pid] = Known{std::make_shared<UniqueFd>(std::move(cgroup_fd)), r.host_pidns,
+                        r.init_pid, r.init_start, r.pidns};
+  }
   return r;
 }
 
@@ -83,7 +114,7 @@ pid_t ReaderResolver::find_init(pid_t pid, int pidns_fd, ino_t pidns_ino) const 
 
 pid_t ReaderResolver::pid_in(const Reader& reader, pid_t host_pid) const {
   if (reader.host_pidns) return host_pid;
-  int v = ::ioctl(reader.pidns.get(), NS_GET_PID_IN_PIDNS, host_pid);
+  int v = ::ioctl(reader.pidns->get(), NS_GET_PID_IN_PIDNS, host_pid);
   if (v > 0) return v;
   if (errno != ENOTTY && errno != EINVAL) return 0;
   // Older kernels: the last NSpid entry is the pid in the innermost namespace.

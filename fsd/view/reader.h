@@ -9,7 +9,10 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "common/unique_fd.h"
 #include "fsd/cgroup/cgroup_reader.h"
@@ -22,7 +25,7 @@ struct Reader {
   bool host_pidns = true;
   pid_t init_pid = 1;
   uint64_t init_start = 0;  // ticks after boot
-  UniqueFd pidns;           // the reader's pid namespace, when it is not the host's
+  std::shared_ptr<UniqueFd> pidns;  // the reader's pid namespace, when not the host's
   // Identifies the container for counter state: a new init is a new container.
   std::string container_key() const;
 };
@@ -40,6 +43,21 @@ class ReaderResolver {
   pid_t find_init(pid_t pid, int pidns_fd, ino_t pidns_ino) const;
   int proc_;
   ino_t own_pidns_ = 0;
+
+  // Readers seen before, by pid: an open /proc/<pid>/cgroup (a pread both
+  // refreshes the cgroup and proves the same process still owns the pid: the
+  // fd of an exited process fails with ESRCH, even when the pid is reused)
+  // and what never changes for a process, its pid namespace's init.
+  struct Known {
+    std::shared_ptr<UniqueFd> cgroup;
+    bool host_pidns = true;
+    pid_t init_pid = 1;
+    uint64_t init_start = 0;
+    std::shared_ptr<UniqueFd> pidns;
+  };
+  static constexpr size_t kMaxKnown = 4096;
+  mutable std::mutex mu_;
+  mutable std::unordered_map<pid_t, Known> known_;
 };
 
 }  // namespace vproc::view

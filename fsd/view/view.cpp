@@ -14,6 +14,7 @@ namespace vproc::view {
 
 ViewService::ViewService(UniqueFd cgroup_root, UniqueFd proc_root, Options options)
     : proc_(std::move(proc_root)),
+      proc_files_(proc_.get()),
       cgroups_(std::move(cgroup_root)),
       readers_(proc_.get()),
       options_(options) {
@@ -27,7 +28,7 @@ void ViewService::start_sampler() {
 }
 
 std::string ViewService::host(const char* file) const {
-  auto text = read_file_at(proc_.get(), file, std::string("/proc/") + file);
+  auto text = proc_files_.read(file, std::string("/proc/") + file);
   if (!text) throw SysError("open", std::string("/proc/") + file, ENOENT);
   return *text;
 }

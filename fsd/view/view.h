@@ -62,6 +62,7 @@ class ViewService {
   auto with_state(const std::string& key, F f);
 
   UniqueFd proc_;
+  mutable FdCache proc_files_;
   cgroup::CgroupReader cgroups_;
   ReaderResolver readers_;
   Options options_;

@@ -1,0 +1,95 @@
+#include "fsd/cgroup/fd_cache.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "common/io.h"
+#include "common/sys_error.h"
+
+namespace vproc {
+
+bool pread_file(int fd, std::string& out) {
+  constexpr size_t kChunk = 16384;
+  constexpr size_t kMax = 16u << 20;
+  out.clear();
+  size_t off = 0;
+  for (;;) {
+    out.resize(off + kChunk);
+    ssize_t n = retry_eintr([&] {
+      return ::pread(fd, out.data() + off, kChunk, static_cast<off_t>(off));
+    });
+    if (n < 0) {
+      out.resize(off);
+      return false;
+    }
+    off += static_cast<size_t>(n);
+    if (static_cast<size_t>(n) < kChunk || off > kMax) break;
+  }
+  out.resize(off);
+  return true;
+}
+
+std::shared_ptr<UniqueFd> FdCache::get(const std::string& rel) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = fds_.find(rel);
+  return it == fds_.end() ? nullptr : it->second.fd;
+}
+
+void FdCache::put(const std::string& rel, std::shared_ptr<UniqueFd> fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fds_.count(rel)) return;  // another thread was first
+  while (fds_.size() >= kMaxEntries) {
+    fds_.erase(order_.back());
+    order_.pop_back();
+  }
+  order_.push_front(rel);
+  fds_[rel] = Entry{std::move(fd), order_.begin()};
+}
+
+void FdCache::drop(const std::string& rel) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = fds_.find(rel);
+  if (it == fds_.end()) return;
+  order_.erase(it->second.pos);
+  fds_.erase(it);
+}
+
+size_t FdCache::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fds_.size();
+}
+
+std::optional<std::string> FdCache::read(const std::string& rel, const std::string& display) {
+  std::string out;
+  if (auto fd = get(rel)) {
+    if (pread_file(fd->get(), out)) return out;
+    // ENODEV: the cgroup was removed (a new one may have its name). Anything
+    // else: start again from a fresh open, which reports the error itself.
+    drop(rel);
+  }
+  UniqueFd fd = open_at_optional(root_, rel, O_RDONLY);
+  if (!fd) return std::nullopt;
+  if (!pread_file(fd.get(), out)) throw SysError("read", display, errno);
+  if (kernel_generated(fd.get())) put(rel, std::make_shared<UniqueFd>(std::move(fd)));
+  return out;
+}
+
+bool FdCache::kernel_generated(int fd) {
+  // Only files the kernel renders anew on each read are kept open. A fixture
+  // tree's regular files can be replaced under an open fd: read them afresh.
+  struct statfs sf;
+  if (::fstatfs(fd, &sf) != 0) return false;
+  switch (static_cast<unsigned long>(sf.f_type)) {
+    case CGROUP_SUPER_MAGIC:
+    case CGROUP2_SUPER_MAGIC:
+    case PROC_SUPER_MAGIC:
+    case SYSFS_MAGIC:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace vproc
