@@ -14,6 +14,8 @@ echo "== build (warnings are errors)"
 scripts/build.sh build -DVPROC_WERROR=ON
 echo "== tests"
 (cd build && ctest --output-on-failure)
+# What the VM said about itself (ctest shows a passing test's output only on -V).
+grep -h "VM-INFO" build/vm-console.log 2>/dev/null || true
 
 if [ -z "${VPROC_SKIP_SANITIZE:-}" ]; then
   echo "== build with ASan+UBSan"

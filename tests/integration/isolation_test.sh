@@ -15,6 +15,11 @@ mp=$VT_TMP/mnt
 vt_start_vprocd "$mp"
 helpers=$(dirname "$0")/helpers
 
+# vprocd confined itself once mounted: a seccomp filter and few capabilities.
+vt_eq "vprocd runs under a seccomp filter" "2" "$(awk '/^Seccomp:/ {print $2}' "/proc/$VPROCD_PID/status")"
+vt_eq "vprocd keeps only CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH" \
+  "0000000000280004" "$(awk '/^CapEff:/ {print $2}' "/proc/$VPROCD_PID/status")"
+
 pids=()
 for i in $(seq 1 20); do
   vt_new_cgroup "iso$i"
