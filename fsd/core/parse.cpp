@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
-#include <set>
 
 #include "common/io.h"
 #include "common/sys_error.h"
@@ -35,21 +34,31 @@ constexpr uint64_t kV1Unlimited = 9223372036854771712ULL;
 }  // namespace
 
 std::vector<int> parse_cpu_list(std::string_view text) {
-  std::set<int> cpus;
+  // Merge the ranges before expanding them: "0-65535" repeated must not cost
+  // a set insert per id per repeat.
+  std::vector<std::pair<int, int>> ranges;
   for (std::string_view part : split(trim(text), ',')) {
     part = trim(part);
     if (part.empty()) continue;
     auto dash = part.find('-');
     if (dash == std::string_view::npos) {
-      cpus.insert(to_cpu(part, "cpu list"));
+      int c = to_cpu(part, "cpu list");
+      ranges.emplace_back(c, c);
     } else {
       int lo = to_cpu(part.substr(0, dash), "cpu list");
       int hi = to_cpu(part.substr(dash + 1), "cpu list");
       if (hi < lo) malformed("cpu list", part);
-      for (int c = lo; c <= hi; ++c) cpus.insert(c);
+      ranges.emplace_back(lo, hi);
     }
   }
-  return {cpus.begin(), cpus.end()};
+  std::sort(ranges.begin(), ranges.end());
+  std::vector<int> cpus;
+  int next = 0;  // the lowest id not yet emitted
+  for (const auto& [lo, hi] : ranges) {
+    for (int c = std::max(lo, next); c <= hi; ++c) cpus.push_back(c);
+    next = std::max(next, hi + 1);
+  }
+  return cpus;
 }
 
 std::string format_cpu_list(const std::vector<int>& cpus) {

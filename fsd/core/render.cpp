@@ -75,6 +75,7 @@ std::vector<int> visible_cpus(const std::vector<int>& host_online, const CpuLimi
     }
   }
   if (base.empty()) base = host_online;
+  if (base.empty()) return base;
   if (view == CpuView::kQuota && limits.quota && limits.quota->period_us > 0) {
     uint64_t n = (limits.quota->quota_us + limits.quota->period_us - 1) / limits.quota->period_us;
     n = std::clamp<uint64_t>(n, 1, base.size());

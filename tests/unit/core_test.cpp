@@ -13,6 +13,10 @@ TEST_CASE("cpu lists parse and format") {
   CHECK(parse_cpu_list("3,1,2") == std::vector<int>{1, 2, 3});
   CHECK(format_cpu_list({0, 1, 2, 3, 5, 7, 8}) == "0-3,5,7-8");
   CHECK(format_cpu_list({1}) == "1");
+  CHECK(parse_cpu_list("2-4,0-3,3") == std::vector<int>{0, 1, 2, 3, 4});
+  std::string many;
+  for (int i = 0; i < 511; ++i) many += "0-65535,";  // found by the cpu_list fuzzer: once slow
+  CHECK(parse_cpu_list(many).size() == 65536);
   CHECK_THROWS_AS(parse_cpu_list("3-1"), vproc::SysError);
   CHECK_THROWS_AS(parse_cpu_list("a"), vproc::SysError);
 }
@@ -90,6 +94,9 @@ TEST_CASE("visible CPUs: cpuset ids, quota view takes the first ceil(quota/perio
   CHECK(visible_cpus(host, l, CpuView::kQuota) == std::vector<int>{1, 3});
   l.quota = CpuQuota{800000, 100000};  // more than the cpuset: never more than the cpuset
   CHECK(visible_cpus(host, l, CpuView::kQuota) == std::vector<int>{1, 3});
+  // No online CPU at all (never on a real kernel; found by the fuzzer): none.
+  CHECK(visible_cpus({}, CpuLimits{std::nullopt, CpuQuota{100000, 100000}}, CpuView::kQuota)
+            .empty());
   l.cpuset = std::vector<int>{7};  // offline only: fall back to the host's
   l.quota.reset();
   CHECK(visible_cpus(host, l, CpuView::kQuota) == host);
