@@ -1,8 +1,14 @@
 #include "fsd/mountpoint.h"
 
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include <cerrno>
 #include <fstream>
@@ -32,6 +38,39 @@ std::string mount_type_at(const std::string& dir) {
   return type;
 }
 
+// Asks the FUSE daemon behind dir for statfs (never answered from a cache, so
+// it reaches the daemon) in a child, so that a hung daemon cannot hang us.
+// Returns the child's errno: 0 when the daemon answered, ENOTCONN when it is
+// dead, ETIMEDOUT when it did not answer within two seconds.
+int probe_fuse(const std::string& dir) {
+  pid_t pid = ::fork();
+  if (pid < 0) return errno;
+  if (pid == 0) {
+    struct statfs sf;
+    ::_exit(::statfs(dir.c_str(), &sf) == 0 ? 0 : (errno & 0xff));
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (;;) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
+    if (r < 0 && errno != EINTR) return errno;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);  // FUSE waits are killable
+      ::waitpid(pid, &status, 0);
+      return ETIMEDOUT;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+void detach_stale(const std::string& dir) {
+  // A vprocd died without unmounting. Detach the dead mount; containers that
+  // still bind it keep their (dead) copy until re-attached.
+  if (::umount2(dir.c_str(), MNT_DETACH) != 0) throw SysError("umount stale", dir, errno);
+  log_line("vprocd: recovered stale mountpoint " + dir + " (a previous vprocd died)");
+}
+
 }  // namespace
 
 void prepare_mountpoint(const std::string& dir) {
@@ -39,12 +78,8 @@ void prepare_mountpoint(const std::string& dir) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) {
     if (errno == ENOTCONN || errno == ECONNABORTED) {
-      // A vprocd died without unmounting. Detach the dead mount; containers
-      // that still bind it keep their (dead) copy until re-attached.
-      if (::umount2(dir.c_str(), MNT_DETACH) != 0) throw SysError("umount stale", dir, errno);
-      log_line("vprocd: recovered stale mountpoint " + dir + " (a previous vprocd died)");
-      // Several stale layers can stack up; peel them all.
-      prepare_mountpoint(dir);
+      detach_stale(dir);
+      prepare_mountpoint(dir);  // several stale layers can stack up; peel them all
       return;
     }
     if (errno != ENOENT) throw SysError("stat", dir, errno);
@@ -60,11 +95,19 @@ void prepare_mountpoint(const std::string& dir) {
   }
   if (!S_ISDIR(st.st_mode)) throw SysError("mountpoint", dir, ENOTDIR);
   std::string type = mount_type_at(dir);
-  if (type.rfind("fuse", 0) == 0) {
-    throw SysError("mountpoint", dir,
-                   "busy: a live FUSE filesystem (" + type +
-                       ") is mounted there; is another vprocd running?");
+  if (type.rfind("fuse", 0) != 0) return;
+  // stat() may have been answered from the kernel's attribute cache: ask the
+  // daemon itself.
+  int probe = probe_fuse(dir);
+  if (probe == ENOTCONN || probe == ECONNABORTED) {
+    detach_stale(dir);
+    prepare_mountpoint(dir);
+    return;
   }
+  throw SysError("mountpoint", dir,
+                 "busy: a " + std::string(probe == ETIMEDOUT ? "hung" : "live") +
+                     " FUSE filesystem (" + type +
+                     ") is mounted there; is another vprocd running?");
 }
 
 }  // namespace vproc

@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config git
       libfuse3-dev fuse3 nlohmann-json3-dev libseccomp-dev libcli11-dev doctest-dev
       runc podman containerd lxcfs busybox-static debootstrap util-linux procps
-      python3 jq iproute2 psmisc)
+      python3 jq iproute2 psmisc qemu-system-x86 cpio crun)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,7 +13,8 @@ start=$(date +%s)
 echo "== build (warnings are errors)"
 scripts/build.sh build -DVPROC_WERROR=ON
 echo "== tests"
-(cd build && ctest --output-on-failure)
+# The fuzz targets run once, here: they are built with their own sanitizers.
+(cd build && VPROC_FUZZ_SECONDS=${VPROC_FUZZ_SECONDS:-10} ctest --output-on-failure)
 # What the VM said about itself (ctest shows a passing test's output only on -V).
 grep -h "VM-INFO" build/vm-console.log 2>/dev/null || true
 
@@ -25,7 +26,7 @@ if [ -z "${VPROC_SKIP_SANITIZE:-}" ]; then
   # every sandbox; leaks are checked by the unit tests' own runs below.
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  (cd build-asan && ctest --output-on-failure)
+  (cd build-asan && ctest --output-on-failure -LE fuzz)
   echo "== unit tests with LeakSanitizer"
   ASAN_OPTIONS=detect_leaks=1 build-asan/tests/unit/vproc_unit_tests
 

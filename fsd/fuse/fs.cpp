@@ -26,8 +26,7 @@ struct stat attr_of(const FsContext& c, const Node& n) {
   st.st_ino = n.ino;
   st.st_mode = n.dir ? (S_IFDIR | 0555) : (S_IFREG | 0444);
   st.st_nlink = n.dir ? 2 : 1;
-  // Like procfs, the size is unknown until read: 0. Readers read to EOF.
-  st.st_size = 0;
+  st.st_size = n.dir ? 0 : static_cast<off_t>(c.views->size_hint(n.kind));
   st.st_blksize = 4096;
   st.st_atim = st.st_mtim = st.st_ctim = c.started;
   return st;
@@ -60,8 +59,10 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     fuse_entry_param e{};
     e.ino = n->ino;
     e.attr = attr_of(c, *n);
-    e.attr_timeout = c.timeout;
-    e.entry_timeout = c.timeout;
+    // Files: a short sendfile shrinks the kernel's idea of the size to that
+    // reader's content; a fresh size comes with each lookup and getattr.
+    e.attr_timeout = n->dir ? c.timeout : 1.0;
+    e.entry_timeout = n->dir ? c.timeout : 1.0;
     fuse_reply_entry(req, &e);
   });
 }
@@ -75,7 +76,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
       return;
     }
     struct stat st = attr_of(c, *n);
-    fuse_reply_attr(req, &st, c.timeout);
+    fuse_reply_attr(req, &st, n->dir ? c.timeout : 1.0);
   });
 }
 

@@ -37,6 +37,32 @@ bool ViewService::host_has_pressure() const {
   return read_file_at(proc_.get(), "pressure/cpu").has_value();
 }
 
+size_t ViewService::size_hint(FileKind kind) const {
+  const char* file = nullptr;
+  switch (kind) {
+    case FileKind::kMeminfo: file = "meminfo"; break;
+    case FileKind::kCpuinfo: file = "cpuinfo"; break;
+    case FileKind::kStat: file = "stat"; break;
+    case FileKind::kUptime: file = "uptime"; break;
+    case FileKind::kLoadavg: file = "loadavg"; break;
+    case FileKind::kSwaps: file = "swaps"; break;
+    case FileKind::kDiskstats: file = "diskstats"; break;
+    case FileKind::kPressureCpu: file = "pressure/cpu"; break;
+    case FileKind::kPressureMemory: file = "pressure/memory"; break;
+    case FileKind::kPressureIo: file = "pressure/io"; break;
+    case FileKind::kOnline: break;
+  }
+  size_t host_size = 0;
+  if (file) {
+    try {
+      host_size = host(file).size();
+    } catch (const std::exception&) {
+      host_size = 0;
+    }
+  }
+  return host_size + 4096;
+}
+
 std::vector<int> ViewService::host_online(const std::string& host_stat) const {
   // /proc/stat has a cpuN line for each online CPU.
   std::vector<int> cpus;

@@ -50,6 +50,10 @@ class ViewService {
   // Renders `kind` as the process `pid` should see it. Throws SysError.
   std::string render(FileKind kind, pid_t pid);
   bool host_has_pressure() const;
+  // The st_size to report: the host's file size plus a page. readers that
+  // copy with sendfile (busybox cat) stop at st_size, so it must not be below
+  // what any reader's rendering holds; read() ignores it.
+  size_t size_hint(FileKind kind) const;
   const cgroup::Layout& layout() const { return cgroups_.layout(); }
   size_t states() const;
 

@@ -357,3 +357,32 @@ vt_report() {
   done
   [ "$seen" = 1 ] || vt_fail "checker printed no result"
 }
+
+# vt_starttime PID: the process's start time (clock ticks since boot), or "".
+vt_starttime() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $20 }'; }
+
+# vt_kill_on_exit PID: SIGKILLs PID at exit if it is still the same process.
+vt_kill_on_exit() {
+  local st
+  st=$(vt_starttime "$1")
+  [ -n "$st" ] && vt_on_exit "[ \"\$(vt_starttime $1)\" = '$st' ] && kill -KILL $1"
+}
+
+# vt_spawn_in_cgroup CGPATH CMD...: starts CMD in the background inside the
+# cgroup; VT_SPAWNED is CMD's own pid (vt_in_cgroup ... & would leave $!
+# naming a subshell whose child is CMD). Killed at exit if still running.
+vt_spawn_in_cgroup() {
+  local rel=$1; shift
+  (vt_cg_enter "$rel" "$BASHPID" >/dev/null && exec "$@") &
+  VT_SPAWNED=$!
+  vt_kill_on_exit "$VT_SPAWNED"
+}
+
+# vt_check_sanitizer_logs: no sanitizer report (ASan, UBSan, TSan) in any log
+# under $VT_TMP so far (a sanitized build aborts on the first; this names it).
+vt_check_sanitizer_logs() {
+  local hits
+  hits=$(grep -lE 'ERROR: (Address|Leak|Thread)Sanitizer|WARNING: ThreadSanitizer|runtime error:' \
+    "$VT_TMP"/*.log 2>/dev/null | tr '\n' ' ')
+  vt_eq "no sanitizer report in vprocd's logs" "" "$hits"
+}

@@ -1,0 +1,71 @@
+// Bind-mounts host files into another process's mount namespace, read-only,
+// nosuid, nodev, noexec. Works before pivot_root (a runtime hook at
+// createRuntime/prestart: rootfs is the host path of the container's root) and
+// after it (a running container, poststart or re-attach: rootfs is "/").
+//
+// A classic bind mount cannot take its source from another mount namespace
+// (check_mnt in do_loopback), so the source is cloned with
+// open_tree(OPEN_TREE_CLONE) in the caller's namespace, then the caller
+// setns()es into the container's and move_mount()s the detached tree onto the
+// target fd. Targets are resolved with openat2(RESOLVE_IN_ROOT |
+// RESOLVE_NO_SYMLINKS): a link in an untrusted rootfs is never followed. A
+// target must be on procfs or sysfs, and its mount must not be shared
+// (a mount there would propagate out of the container); otherwise it is skipped
+// with a reason. A target that already carries a FUSE mount (vprocd or lxcfs)
+// is skipped too, so running twice never stacks mounts.
+//
+// setns(CLONE_NEWNS) needs a single-threaded caller: call these from the hook
+// or from a forked child, never from a multithreaded daemon directly. Each
+// call returns the caller to its own mount namespace before returning.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace vproc {
+
+struct InjectFile {
+  std::string source;  // absolute path in the caller's namespace (a vprocd file)
+  std::string target;  // path relative to the rootfs, e.g. "proc/meminfo"
+};
+
+enum class InjectStatus { kMounted, kSkipped };
+
+struct InjectOutcome {
+  std::string target;
+  InjectStatus status = InjectStatus::kSkipped;
+  std::string reason;  // why it was skipped (empty when mounted)
+};
+
+struct InjectRequest {
+  pid_t pid = 0;  // any process in the target mount namespace
+  // When non-zero, field 22 of /proc/PID/stat as recorded by the caller: it is
+  // checked again after the namespace fd is open, so a pid that died and was
+  // reused in between is refused instead of injected into.
+  unsigned long long pid_start_time = 0;
+  std::string rootfs = "/";  // absolute path of the rootfs inside that namespace
+  std::vector<InjectFile> files;
+};
+
+// Injects every file. Per-file problems (missing target, symlink, wrong
+// filesystem, shared mount, already mounted) are skipped outcomes; failures
+// that stop the whole job (pid gone, setns refused, source missing) throw
+// SysError. `on_mounted` is called after each successful mount, so that a
+// caller can record progress before a later step fails. When a step throws
+// after some mounts were made, those mounts are undone before the throw.
+std::vector<InjectOutcome> inject_files(
+    const InjectRequest& req, const std::function<void(const InjectOutcome&)>& on_mounted = {});
+
+// Detaches (MNT_DETACH) the topmost mount on each target, but only when it is
+// a FUSE mount (ours). Used for rollback. Returns the targets unmounted.
+std::vector<std::string> undo_mounts(pid_t pid, const std::string& rootfs,
+                                     const std::vector<std::string>& targets);
+
+// True when path is served by a live FUSE mount (statfs says FUSE and does
+// not fail with ENOTCONN). Does not read file data.
+bool is_fuse_file(const std::string& path);
+
+}  // namespace vproc

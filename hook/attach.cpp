@@ -1,0 +1,162 @@
+#include "hook/attach.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+#include <stdexcept>
+
+#include "common/io.h"
+#include "common/sys_error.h"
+#include "common/unique_fd.h"
+
+namespace vproc::hook {
+
+namespace {
+
+int remaining_ms(Deadline d) {
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(d - std::chrono::steady_clock::now());
+  return left.count() < 0 ? 0 : static_cast<int>(left.count());
+}
+
+// Worker -> parent protocol, one line per event:
+//   "M <target>"            mounted
+//   "S <target>\t<reason>"  skipped
+//   "E <message>"           failed as a whole (nothing of this run left mounted)
+void send(int fd, const std::string& line) {
+  std::string s = line + "\n";
+  ssize_t ignored = ::write(fd, s.data(), s.size());
+  (void)ignored;
+}
+
+[[noreturn]] void worker(int out, const AttachRequest& req) {
+  try {
+    probe_vprocd(req.mountpoint);
+    InjectRequest ir{req.pid, req.pid_start_time, req.rootfs, req.files};
+    auto outcomes = inject_files(ir, [&](const InjectOutcome& o) { send(out, "M " + o.target); });
+    for (const InjectOutcome& o : outcomes) {
+      if (o.status == InjectStatus::kSkipped) send(out, "S " + o.target + "\t" + o.reason);
+    }
+    ::_exit(0);
+  } catch (const std::exception& e) {
+    send(out, std::string("E ") + e.what());
+  } catch (...) {
+    send(out, "E unknown error");
+  }
+  ::_exit(1);
+}
+
+}  // namespace
+
+void probe_vprocd(const std::string& mountpoint) {
+  std::string path = mountpoint + "/proc/meminfo";
+  int fd = retry_eintr([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); });
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOTCONN) {
+      throw std::runtime_error("vprocd is not running (stale FUSE mount at " + mountpoint + ")");
+    }
+    if (e == ENOENT) throw std::runtime_error("vprocd is not serving " + path + " (not running?)");
+    throw SysError("open", path, e);
+  }
+  UniqueFd f(fd);
+  char buf[64];
+  ssize_t n = retry_eintr([&] { return ::read(f.get(), buf, sizeof buf); });
+  if (n < 0) throw SysError("read", path, errno);
+  if (n < 9 || std::memcmp(buf, "MemTotal:", 9) != 0) {
+    throw std::runtime_error(path + " does not start with MemTotal: (is vprocd serving it?)");
+  }
+  if (!is_fuse_file(path)) {
+    throw std::runtime_error(path + " is not on a FUSE mount (is vprocd running?)");
+  }
+}
+
+bool before_pivot(pid_t pid) {
+  struct stat self_root {
+  }, its_root{};
+  std::string p = "/proc/" + std::to_string(pid) + "/root";
+  if (::stat("/", &self_root) != 0) throw SysError("stat", "/", errno);
+  if (::stat(p.c_str(), &its_root) != 0) throw SysError("stat", p, errno);
+  return self_root.st_dev == its_root.st_dev && self_root.st_ino == its_root.st_ino;
+}
+
+std::vector<InjectOutcome> attach_bounded(const AttachRequest& req, Deadline deadline) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) throw SysError("pipe2", "", errno);
+  UniqueFd rd(p[0]), wr(p[1]);
+  pid_t child = ::fork();
+  if (child < 0) throw SysError("fork", "", errno);
+  if (child == 0) {
+    rd.reset();
+    worker(wr.get(), req);
+  }
+  wr.reset();
+
+  std::string text;
+  bool timed_out = false;
+  for (;;) {
+    pollfd pfd{rd.get(), POLLIN, 0};
+    int r = ::poll(&pfd, 1, remaining_ms(deadline));
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) {
+      timed_out = true;
+      break;
+    }
+    char buf[4096];
+    ssize_t n = retry_eintr([&] { return ::read(rd.get(), buf, sizeof buf); });
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  if (timed_out) ::kill(child, SIGKILL);
+  int status = 0;
+  retry_eintr([&] { return ::waitpid(child, &status, 0); });
+
+  std::vector<InjectOutcome> out;
+  std::vector<std::string> mounted;
+  std::string error;
+  bool worker_reported = false;  // "E": inject_files undid its own mounts
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.size() < 2) continue;
+    std::string body = line.substr(2);
+    if (line[0] == 'M') {
+      mounted.push_back(body);
+      out.push_back({body, InjectStatus::kMounted, ""});
+    } else if (line[0] == 'S') {
+      size_t tab = body.find('\t');
+      out.push_back({body.substr(0, tab), InjectStatus::kSkipped,
+                     tab == std::string::npos ? "" : body.substr(tab + 1)});
+    } else if (line[0] == 'E') {
+      error = body;
+      worker_reported = true;
+    }
+  }
+  if (timed_out) {
+    error = "timed out after the hook's deadline (vprocd hung?)";
+  } else if (error.empty() && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    error = "injection worker died (status " + std::to_string(status) + ")";
+  }
+  if (!error.empty()) {
+    // inject_files already undid its own mounts when it threw; a killed or
+    // crashed worker could not, so undo whatever it reported.
+    if (!worker_reported && !mounted.empty()) {
+      try {
+        undo_mounts(req.pid, req.rootfs, mounted);
+      } catch (const std::exception& e) {
+        error += "; undoing mounts failed: " + std::string(e.what());
+      }
+    }
+    throw std::runtime_error(error);
+  }
+  return out;
+}
+
+}  // namespace vproc::hook

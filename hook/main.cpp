@@ -1,0 +1,204 @@
+// vproc-hook: OCI runtime hook that bind-mounts vprocd's files over the
+// container's /proc/meminfo etc. See docs/hook.md. Errors are caught here and
+// only here: one clear line (stderr, syslog, optional --log-file) naming the
+// container, exit status by policy (fail-open: 0; fail-closed: 1).
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <ctime>
+#include <stdexcept>
+#include <string>
+
+#include "common/io.h"
+#include "common/log.h"
+#include "common/sys_error.h"
+#include "hook/attach.h"
+#include "hook/plan.h"
+#include "hook/registry.h"
+
+namespace {
+
+using vproc::hook::Deadline;
+
+struct Options {
+  std::string mountpoint = "/var/lib/vproc";
+  std::string registry_dir = "/run/vproc";
+  std::string log_file;
+  std::string stage = "create";
+  int timeout_ms = 2000;
+  bool fail_closed = false;
+};
+
+std::string g_log_file;
+
+void log(const std::string& line) {
+  vproc::log_line(line);
+  if (g_log_file.empty()) return;
+  int fd = ::open(g_log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  std::string s = line + "\n";
+  ssize_t ignored = ::write(fd, s.data(), s.size());
+  (void)ignored;
+  ::close(fd);
+}
+
+// The runtime writes the state and closes stdin; a runtime that never closes
+// it must not hang us past the deadline.
+std::string read_stdin(Deadline deadline) {
+  std::string out;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    pollfd pfd{STDIN_FILENO, POLLIN, 0};
+    int r = ::poll(&pfd, 1, left < 0 ? 0 : static_cast<int>(left));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) throw vproc::SysError("poll", "stdin", errno);
+    if (r == 0) throw std::runtime_error("timed out reading the OCI state on stdin");
+    char buf[8192];
+    ssize_t n = vproc::retry_eintr([&] { return ::read(STDIN_FILENO, buf, sizeof buf); });
+    if (n < 0) throw vproc::SysError("read", "stdin", errno);
+    if (n == 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > (1u << 20)) throw std::runtime_error("OCI state on stdin is over 1 MiB");
+  }
+}
+
+std::uint64_t start_time_of(int pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  auto text = vproc::read_file_at(AT_FDCWD, path);
+  if (!text) throw std::runtime_error("container init pid " + std::to_string(pid) + " is gone");
+  auto t = vproc::hook::parse_start_time(*text);
+  if (!t) throw std::runtime_error("cannot parse " + path);
+  return *t;
+}
+
+std::uint64_t mnt_ns_of(int pid) {
+  struct stat st {};
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/mnt";
+  if (::stat(path.c_str(), &st) != 0) throw vproc::SysError("stat", path, errno);
+  return st.st_ino;
+}
+
+// Returns the exit status.
+int run(const Options& opt, Deadline deadline, const std::string& state_text, std::string* id) {
+  using namespace vproc::hook;
+  if (std::string peek = peek_id(state_text); !peek.empty()) *id = peek;
+  State st = parse_state(state_text);
+  *id = st.id;
+  if (opt.stage == "poststop" || st.status == "stopped") {
+    remove_entry(opt.registry_dir, st.id);
+    return 0;
+  }
+  auto en = st.annotations.find("vproc.io/enable");
+  if (en != st.annotations.end() && en->second == "false") return 0;
+  if (st.bundle.empty()) throw PlanError("state: missing \"bundle\"");
+  std::string cfg_path = st.bundle + "/config.json";
+  auto cfg_text = vproc::read_file_at(AT_FDCWD, cfg_path);
+  if (!cfg_text) throw PlanError(cfg_path + ": does not exist");
+  Config cfg = parse_config(*cfg_text);
+  Plan plan = make_plan(st, cfg, opt.mountpoint);
+  if (!plan.inject) return 0;
+
+  RegistryEntry entry;
+  entry.id = st.id;
+  entry.pid = st.pid;
+  entry.pid_start_time = start_time_of(st.pid);
+  entry.mnt_ns = mnt_ns_of(st.pid);
+  entry.rootfs = before_pivot(st.pid) ? plan.rootfs : "/";
+  entry.mountpoint = opt.mountpoint;
+
+  AttachRequest req;
+  req.pid = st.pid;
+  req.pid_start_time = entry.pid_start_time;
+  req.rootfs = entry.rootfs;
+  req.mountpoint = opt.mountpoint;
+  for (const PlannedFile& f : plan.files) req.files.push_back({f.source, f.target});
+  auto outcomes = attach_bounded(req, deadline);
+  for (const auto& o : outcomes) {
+    if (o.status == vproc::InjectStatus::kMounted) {
+      entry.files.push_back(o.target);
+    } else {
+      log("vproc-hook: container " + st.id + ": skipped " + o.target + ": " + o.reason);
+    }
+  }
+  if (entry.files.empty()) return 0;
+  entry.attached_at = static_cast<std::int64_t>(std::time(nullptr));
+  try {
+    write_entry(opt.registry_dir, entry);
+  } catch (const std::exception& e) {
+    if (opt.fail_closed) {
+      vproc::undo_mounts(st.pid, entry.rootfs, entry.files);
+      throw;
+    }
+    // The mounts are whole and correct; only a later re-attach will not know them.
+    log("vproc-hook: container " + st.id + ": " + e.what() +
+        "; the files stay injected but unregistered (fail-open)");
+  }
+  return 0;
+}
+
+}  // namespace
+
+namespace {
+
+int hook_main(int argc, char** argv) {
+  Options opt;
+  CLI::App app{
+      "vproc-hook: OCI runtime hook that injects vprocd's files into a container.\n"
+      "Reads the OCI state JSON on stdin."};
+  app.set_version_flag("--version", std::string("vproc-hook ") + VPROC_VERSION);
+  app.set_config("--config", "/etc/vproc/hook.conf",
+                 "Config file (TOML/INI keys as the long options, e.g. fail-closed=true)");
+  app.add_option("stage", opt.stage,
+                 "create (default: inject) or poststop (drop the registry entry)")
+      ->check(CLI::IsMember({"create", "poststop"}));
+  app.add_option("--mountpoint", opt.mountpoint, "vprocd's mountpoint")
+      ->envname("VPROC_MOUNTPOINT")
+      ->capture_default_str();
+  app.add_option("--registry-dir", opt.registry_dir, "Registry of attached containers")
+      ->capture_default_str();
+  app.add_option("--timeout-ms", opt.timeout_ms, "Internal deadline for the whole hook")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  app.add_flag("--fail-closed", opt.fail_closed,
+               "Fail container creation when injection fails (default: fail-open)")
+      ->envname("VPROC_HOOK_FAIL_CLOSED");
+  app.add_option("--log-file", opt.log_file, "Also append log lines to this file");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help/--version exit 0; any usage error is 2, whatever the policy.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  g_log_file = opt.log_file;
+  vproc::log_to_syslog("vproc-hook");
+  Deadline deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(opt.timeout_ms);
+  std::string id = "?";
+  try {
+    return run(opt, deadline, read_stdin(deadline), &id);
+  } catch (const std::exception& e) {
+    std::string policy = opt.fail_closed ? "failing container creation (fail-closed)"
+                                         : "the container starts with the host's /proc (fail-open)";
+    if (opt.stage == "poststop") policy = "poststop cleanup incomplete";
+    log("vproc-hook: container " + id + ": " + e.what() + "; " + policy);
+    return opt.fail_closed ? 1 : 0;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return hook_main(argc, argv);
+  } catch (...) {
+    // Only allocation failures get here (everything else is handled, and
+    // logged, in hook_main); there is no policy to consult.
+    return 1;
+  }
+}

@@ -1,0 +1,197 @@
+#include "hook/plan.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+namespace vproc::hook {
+
+using nlohmann::json;
+
+const std::vector<KnownFile> kKnownFiles = {
+    {"meminfo", "proc/meminfo", "proc/meminfo"},
+    {"cpuinfo", "proc/cpuinfo", "proc/cpuinfo"},
+    {"stat", "proc/stat", "proc/stat"},
+    {"uptime", "proc/uptime", "proc/uptime"},
+    {"loadavg", "proc/loadavg", "proc/loadavg"},
+    {"swaps", "proc/swaps", "proc/swaps"},
+    {"diskstats", "proc/diskstats", "proc/diskstats"},
+    {"online", "sys/devices/system/cpu/online", "sys/devices/system/cpu/online"},
+};
+
+namespace {
+
+constexpr const char* kEnable = "vproc.io/enable";
+constexpr const char* kFiles = "vproc.io/files";
+
+json parse_object(std::string_view text, const char* what) {
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    throw PlanError(std::string(what) + ": empty input");
+  }
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw PlanError(std::string(what) + ": not valid JSON");
+  if (!j.is_object()) throw PlanError(std::string(what) + ": not a JSON object");
+  return j;
+}
+
+std::string optional_string(const json& j, const char* key, const char* what) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return {};
+  if (!it->is_string()) throw PlanError(std::string(what) + ": \"" + key + "\" is not a string");
+  return it->get<std::string>();
+}
+
+std::map<std::string, std::string> annotations_of(const json& j, const char* what) {
+  std::map<std::string, std::string> out;
+  auto it = j.find("annotations");
+  if (it == j.end() || it->is_null()) return out;
+  if (!it->is_object()) throw PlanError(std::string(what) + ": \"annotations\" is not an object");
+  for (auto& [k, v] : it->items()) {
+    if (!v.is_string()) {
+      throw PlanError(std::string(what) + ": annotation \"" + k + "\" is not a string");
+    }
+    out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+std::string_view trim_ws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+State parse_state(std::string_view text) {
+  json j = parse_object(text, "state");
+  State s;
+  s.id = optional_string(j, "id", "state");
+  if (s.id.empty()) throw PlanError("state: missing \"id\"");
+  if (!valid_container_id(s.id)) throw PlanError("state: invalid container id \"" + s.id + "\"");
+  auto pid = j.find("pid");
+  if (pid != j.end() && !pid->is_null()) {
+    if (!pid->is_number_integer() || pid->get<long long>() < 0 ||
+        pid->get<long long>() > 0x3fffffff) {
+      throw PlanError("state: \"pid\" is not a valid pid");
+    }
+    s.pid = static_cast<int>(pid->get<long long>());
+  }
+  s.bundle = optional_string(j, "bundle", "state");
+  if (s.bundle.empty()) s.bundle = optional_string(j, "bundlePath", "state");
+  s.status = optional_string(j, "status", "state");
+  s.annotations = annotations_of(j, "state");
+  return s;
+}
+
+std::string peek_id(std::string_view text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return {};
+  auto it = j.find("id");
+  if (it == j.end() || !it->is_string() || !valid_container_id(it->get<std::string>())) return {};
+  return it->get<std::string>();
+}
+
+Config parse_config(std::string_view text) {
+  json j = parse_object(text, "config.json");
+  Config c;
+  auto root = j.find("root");
+  if (root == j.end() || !root->is_object()) throw PlanError("config.json: missing \"root\"");
+  c.root_path = optional_string(*root, "path", "config.json root");
+  if (c.root_path.empty()) throw PlanError("config.json: missing \"root.path\"");
+  c.annotations = annotations_of(j, "config.json");
+  return c;
+}
+
+bool valid_container_id(std::string_view id) {
+  if (id.empty() || id.size() > 256 || id == "." || id == "..") return false;
+  return std::all_of(id.begin(), id.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || ch == '-' || ch == '.';
+  });
+}
+
+std::vector<std::string> parse_files_list(std::string_view list) {
+  std::vector<bool> want(kKnownFiles.size(), false);
+  bool any = false;
+  while (true) {
+    size_t comma = list.find(',');
+    std::string_view item = trim_ws(list.substr(0, comma));
+    if (!item.empty()) {
+      auto it = std::find_if(kKnownFiles.begin(), kKnownFiles.end(),
+                             [&](const KnownFile& f) { return item == f.name; });
+      if (it == kKnownFiles.end()) {
+        std::string known;
+        for (const KnownFile& f : kKnownFiles)
+          known += std::string(known.empty() ? "" : ",") + f.name;
+        throw PlanError(std::string(kFiles) + ": unknown file \"" + std::string(item) +
+                        "\" (known: " + known + ")");
+      }
+      want[static_cast<size_t>(it - kKnownFiles.begin())] = true;
+      any = true;
+    }
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  if (!any) throw PlanError(std::string(kFiles) + ": empty list");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < kKnownFiles.size(); ++i) {
+    if (want[i]) out.emplace_back(kKnownFiles[i].name);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> merged_annotations(const State& s, const Config& c) {
+  std::map<std::string, std::string> out = c.annotations;
+  for (const auto& [k, v] : s.annotations) out[k] = v;
+  return out;
+}
+
+std::string resolve_rootfs(const std::string& bundle, const std::string& root_path) {
+  std::filesystem::path p(root_path);
+  if (p.is_relative()) {
+    if (bundle.empty() || bundle[0] != '/') {
+      throw PlanError("relative root.path \"" + root_path + "\" needs an absolute bundle path");
+    }
+    p = std::filesystem::path(bundle) / p;
+  }
+  std::string s = p.lexically_normal().string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+Plan make_plan(const State& s, const Config& c, const std::string& mountpoint) {
+  Plan plan;
+  auto ann = merged_annotations(s, c);
+  auto en = ann.find(kEnable);
+  if (en != ann.end()) {
+    if (en->second == "false") {
+      plan.why_not = std::string(kEnable) + " is \"false\"";
+      return plan;
+    }
+    if (en->second != "true") {
+      throw PlanError(std::string(kEnable) + ": expected \"true\" or \"false\", got \"" +
+                      en->second + "\"");
+    }
+  }
+  if (s.pid <= 0) throw PlanError("state: missing \"pid\"");
+  plan.rootfs = resolve_rootfs(s.bundle, c.root_path);
+  std::vector<std::string> names;
+  auto fl = ann.find(kFiles);
+  if (fl != ann.end()) {
+    names = parse_files_list(fl->second);
+  } else {
+    for (const KnownFile& f : kKnownFiles) names.emplace_back(f.name);
+  }
+  std::string mp = mountpoint;
+  while (mp.size() > 1 && mp.back() == '/') mp.pop_back();
+  for (const std::string& n : names) {
+    for (const KnownFile& f : kKnownFiles) {
+      if (n == f.name) plan.files.push_back({f.name, mp + "/" + f.source, f.target});
+    }
+  }
+  plan.inject = true;
+  return plan;
+}
+
+}  // namespace vproc::hook

@@ -1,0 +1,83 @@
+// Pure planning for vproc-hook: OCI state JSON (stdin) + the bundle's
+// config.json text -> what to inject where. No syscalls, so every rule is a
+// unit test on strings (tests/hook/plan_test.cpp).
+//
+// State (runtime-spec "state"): id, pid, bundle (old runtimes: bundlePath),
+// status (any; crun says "created" even at prestart), annotations.
+// Config: root.path (absolute, or relative to the bundle), annotations.
+// Policy annotations (state's win over config's for the same key):
+//   vproc.io/enable  "true" | "false"   (absent: inject)
+//   vproc.io/files   comma list of names from kKnownFiles, narrowing the set
+#pragma once
+
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vproc::hook {
+
+// Malformed input (state, config, annotations). The message says what and where.
+class PlanError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct KnownFile {
+  const char* name;    // as used in vproc.io/files
+  const char* source;  // relative to vprocd's mountpoint
+  const char* target;  // relative to the container's rootfs
+};
+// The set injected by default, in this order.
+extern const std::vector<KnownFile> kKnownFiles;
+
+struct State {
+  std::string id;
+  int pid = 0;  // 0 when absent (allowed only at poststop)
+  std::string bundle;
+  std::string status;
+  std::map<std::string, std::string> annotations;
+};
+
+struct Config {
+  std::string root_path;
+  std::map<std::string, std::string> annotations;
+};
+
+struct PlannedFile {
+  std::string name;
+  std::string source;  // absolute host path under the mountpoint
+  std::string target;  // relative to the rootfs
+};
+
+struct Plan {
+  bool inject = false;
+  std::string why_not;  // set when inject is false
+  std::string rootfs;   // absolute host path of the rootfs (before pivot_root)
+  std::vector<PlannedFile> files;
+};
+
+State parse_state(std::string_view json);
+// The container id for log lines even when the rest of the state is bad:
+// the valid "id" string, or "" when there is none.
+std::string peek_id(std::string_view json);
+Config parse_config(std::string_view json);
+
+// Container ids end up in registry file names: non-empty, at most 256 bytes,
+// [A-Za-z0-9_.-] only, and not "." or "..".
+bool valid_container_id(std::string_view id);
+
+// "meminfo, cpuinfo,online" -> names in kKnownFiles order, deduplicated.
+// Throws PlanError on an unknown name or an empty list.
+std::vector<std::string> parse_files_list(std::string_view list);
+
+// Annotations of the state over those of the config.
+std::map<std::string, std::string> merged_annotations(const State& s, const Config& c);
+
+// root.path resolved against the bundle; lexically normalised.
+std::string resolve_rootfs(const std::string& bundle, const std::string& root_path);
+
+Plan make_plan(const State& s, const Config& c, const std::string& mountpoint);
+
+}  // namespace vproc::hook

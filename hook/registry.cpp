@@ -1,0 +1,125 @@
+#include "hook/registry.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <optional>
+#include <nlohmann/json.hpp>
+
+#include "common/io.h"
+#include "common/sys_error.h"
+#include "hook/plan.h"
+
+namespace vproc::hook {
+
+using nlohmann::json;
+
+std::string render_entry(const RegistryEntry& e) {
+  json j = {{"version", 1},
+            {"id", e.id},
+            {"pid", e.pid},
+            {"pid_start_time", e.pid_start_time},
+            {"mnt_ns", e.mnt_ns},
+            {"rootfs", e.rootfs},
+            {"mountpoint", e.mountpoint},
+            {"files", e.files},
+            {"attached_at", e.attached_at}};
+  return j.dump(2) + "\n";
+}
+
+namespace {
+
+// A non-negative integer field, at most `max`. nlohmann converts doubles and
+// wider integers to the requested type silently (1e300 to int is undefined).
+std::uint64_t count_field(const json& j, const char* key, std::uint64_t max) {
+  const json& v = j.at(key);
+  std::optional<std::uint64_t> u;
+  if (v.is_number_unsigned()) {
+    u = v.get<std::uint64_t>();
+  } else if (v.is_number_integer() && v.get<std::int64_t>() >= 0) {
+    u = static_cast<std::uint64_t>(v.get<std::int64_t>());
+  }
+  if (!u || *u > max) {
+    throw PlanError(std::string("registry entry: \"") + key + "\" is not an integer in range");
+  }
+  return *u;
+}
+
+}  // namespace
+
+RegistryEntry parse_entry(std::string_view text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw PlanError("registry entry: not a JSON object");
+  try {
+    RegistryEntry e;
+    e.id = j.at("id").get<std::string>();
+    e.pid = static_cast<int>(count_field(j, "pid", INT32_MAX));
+    if (e.pid == 0) throw PlanError("registry entry: \"pid\" is 0");
+    e.pid_start_time = count_field(j, "pid_start_time", UINT64_MAX);
+    e.mnt_ns = count_field(j, "mnt_ns", UINT64_MAX);
+    e.rootfs = j.at("rootfs").get<std::string>();
+    e.mountpoint = j.at("mountpoint").get<std::string>();
+    e.files = j.at("files").get<std::vector<std::string>>();
+    e.attached_at = j.contains("attached_at")
+                        ? static_cast<std::int64_t>(count_field(j, "attached_at", INT64_MAX))
+                        : 0;
+    return e;
+  } catch (const json::exception& ex) {
+    throw PlanError(std::string("registry entry: ") + ex.what());
+  }
+}
+
+std::optional<std::uint64_t> parse_start_time(std::string_view line) {
+  size_t rp = line.rfind(')');
+  if (rp == std::string_view::npos) return std::nullopt;
+  std::string_view rest = line.substr(rp + 1);
+  // After ')' comes field 3 (state); starttime is field 22, i.e. the 20th token.
+  int field = 2;
+  while (!rest.empty()) {
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    if (rest.empty()) break;
+    size_t sp = rest.find(' ');
+    std::string_view tok = rest.substr(0, sp);
+    if (++field == 22) return parse_u64(tok);
+    if (sp == std::string_view::npos) break;
+    rest.remove_prefix(sp);
+  }
+  return std::nullopt;
+}
+
+std::string entry_path(const std::string& registry_dir, const std::string& id) {
+  if (!valid_container_id(id)) throw PlanError("invalid container id \"" + id + "\"");
+  return registry_dir + "/containers/" + id + ".json";
+}
+
+void write_entry(const std::string& registry_dir, const RegistryEntry& e) {
+  std::string dir = registry_dir + "/containers";
+  std::string path = entry_path(registry_dir, e.id);
+  for (const std::string& d : {registry_dir, dir}) {
+    if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) throw SysError("mkdir", d, errno);
+  }
+  std::string tmp = dir + "/." + e.id + ".tmp." + std::to_string(::getpid());
+  UniqueFd fd = open_at(AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW);
+  try {
+    // No fsync: the registry lives on a tmpfs and is meant to vanish at reboot;
+    // rename() alone makes the record appear whole or not at all.
+    write_all(fd.get(), render_entry(e), tmp);
+    fd.reset();
+    if (::rename(tmp.c_str(), path.c_str()) != 0) throw SysError("rename", path, errno);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+}
+
+bool remove_entry(const std::string& registry_dir, const std::string& id) {
+  std::string path = entry_path(registry_dir, id);
+  if (::unlink(path.c_str()) == 0) return true;
+  if (errno == ENOENT) return false;
+  throw SysError("unlink", path, errno);
+}
+
+}  // namespace vproc::hook

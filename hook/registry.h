@@ -1,0 +1,42 @@
+// The registry of attached containers: one JSON file per container at
+// REGISTRY_DIR/containers/<id>.json (REGISTRY_DIR is /run/vproc, a tmpfs).
+// It records what a later re-attach needs: the init pid with its start time
+// (field 22 of /proc/PID/stat, clock ticks since boot: a recycled pid has
+// another), the mount namespace inode, the rootfs as seen inside that
+// namespace, and the files mounted. Files are written to a temporary name
+// and renamed, so a reader never sees half a record.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vproc::hook {
+
+struct RegistryEntry {
+  std::string id;
+  int pid = 0;
+  std::uint64_t pid_start_time = 0;  // clock ticks since boot
+  std::uint64_t mnt_ns = 0;          // inode of /proc/PID/ns/mnt
+  std::string rootfs;                // host path before pivot_root ("/" if attached after)
+  std::string mountpoint;            // vprocd's mountpoint the files came from
+  std::vector<std::string> files;    // targets mounted, relative to the rootfs
+  std::int64_t attached_at = 0;      // unix seconds
+};
+
+std::string render_entry(const RegistryEntry& e);
+RegistryEntry parse_entry(std::string_view json);  // throws PlanError
+
+// Field 22 (starttime) of a /proc/PID/stat line; the comm field may hold
+// spaces and parentheses, so fields are counted after the last ')'.
+std::optional<std::uint64_t> parse_start_time(std::string_view stat_line);
+
+std::string entry_path(const std::string& registry_dir, const std::string& id);
+// Creates REGISTRY_DIR/containers (0700) as needed; writes atomically. Throws SysError.
+void write_entry(const std::string& registry_dir, const RegistryEntry& e);
+// True when a record was removed; absent is not an error.
+bool remove_entry(const std::string& registry_dir, const std::string& id);
+
+}  // namespace vproc::hook

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Regenerates the seed corpora in tests/fuzz/corpus/<target>/ from the
+# fixture trees (tests/fixtures), this machine's /proc and a few hand-written
+# cases. Run it only to change the seeds on purpose and review the diff;
+# crash-* files (reproducers of fixed bugs) are left alone.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+fx=$here/../fixtures
+out=$here/corpus
+
+for d in "$out"/*/; do
+  [[ -d $d ]] && find "$d" -type f ! -name 'crash-*' -delete
+done
+seed() {  # seed <target> <name>: stdin -> corpus/<target>/<name>
+  mkdir -p "$out/$1"
+  cat >"$out/$1/$2"
+}
+# name for a fixture path: v1/cgroup/memory/limited/memory.stat -> v1-memory-limited-memory.stat
+fxname() { echo "${1#"$fx"/}" | sed 's#/cgroup/#/#; s#/proc/#/#; s#/#-#g; s#,#_#g'; }
+fxseed() {  # fxseed <target> <find args...>
+  local t=$1; shift
+  find "$fx/v1" "$fx/v2" "$fx/hybrid" -type f "$@" -print0 | sort -z |
+    while IFS= read -r -d '' f; do seed "$t" "$(fxname "$f")" <"$f"; done
+}
+
+# cpu_list: online \0 cpuset \0 cpu.max
+fxseed cpu_list \( -name cpuset.cpus.effective -o -name cpuset.effective_cpus \)
+printf '0-3\n\0002\n\000max 100000\n' | seed cpu_list quota-max
+printf '0-3\n\0001,3\n\00050000 100000\n' | seed cpu_list half-cpu
+printf '0-1,4-7\n\0002-5\n\000250000 100000\n' | seed cpu_list holes
+printf '0\0\0' | seed cpu_list one
+[[ -r /sys/devices/system/cpu/online ]] && seed cpu_list host-online </sys/devices/system/cpu/online
+
+fxseed cgroup_value \( -name 'memory.max' -o -name 'memory.swap.max' -o -name 'memory.current' \
+  -o -name 'memory.swap.current' -o -name 'cpu.max' -o -name '*limit_in_bytes' \
+  -o -name '*usage_in_bytes' -o -name 'cpu.cfs_*_us' \)
+printf 'max\n' | seed cgroup_value max
+printf -- '-1\n' | seed cgroup_value minus-one
+printf '9223372036854771712\n' | seed cgroup_value v1-unlimited
+printf 'max 100000\n' | seed cgroup_value cpu-max-max
+
+fxseed flat_keyed \( -name memory.stat -o -name cpu.stat \)
+
+# cpuacct: usage_all \0 usage_percpu \0 8-byte age in ticks
+for f in $(find "$fx/v1" "$fx/hybrid" -name cpuacct.usage_all | sort); do
+  { cat "$f"; printf '\0'; printf '1000000 2000000 3000000 4000000 \n'; printf '\0\x10\x27\0\0\0\0\0\0'; } |
+    seed cpuacct "$(fxname "$f")"
+done
+
+fxseed io_stat -name io.stat
+
+# blkio_v1: io_service_bytes_recursive \0 io_serviced_recursive
+find "$fx/v1" "$fx/hybrid" -name blkio.throttle.io_service_bytes_recursive | sort |
+  while read -r f; do
+    d=$(dirname "$f")
+    { cat "$f"; printf '\0'; cat "$d/blkio.throttle.io_serviced_recursive" 2>/dev/null || true; } |
+      seed blkio_v1 "$(fxname "$d")"
+  done
+
+fxseed proc_cgroup -path '*/proc/*' -name cgroup
+seed proc_cgroup host-self </proc/self/cgroup
+printf '0::/\n' | seed proc_cgroup v2-root
+printf '0::/../../sibling\n' | seed proc_cgroup v2-outside-ns
+
+fxseed pid_stat -path '*/proc/*' -name stat ! -path '*/proc/stat'
+seed pid_stat host-self </proc/self/stat
+seed pid_stat host-init </proc/1/stat
+
+fxseed uptime -path '*/proc/uptime'
+seed uptime host </proc/uptime
+
+fxseed meminfo -path '*/proc/meminfo'
+seed meminfo host </proc/meminfo
+seed meminfo golden-limited <"$fx/golden/limited.meminfo"
+
+printf '\x02\x00\x02' | cat - "$fx/v1/proc/cpuinfo" | seed cpuinfo v1-cpus-0-2
+printf '\x00' | cat - "$fx/v2/proc/cpuinfo" | seed cpuinfo v2-no-cpus
+printf '\x01\x00' | cat - /proc/cpuinfo | seed cpuinfo host-cpu-0
+
+fxseed stat -path '*/proc/stat'
+seed stat host </proc/stat
+
+fxseed diskstats -path '*/proc/diskstats'
+seed diskstats host </proc/diskstats
+
+# OCI state as runc, crun and podman write it.
+printf '%s' '{"ociVersion":"1.0.2","id":"c1","status":"creating","pid":4242,"bundle":"/run/b/c1","annotations":{"a":"b"}}' |
+  seed oci_state runc
+printf '%s' '{"ociVersion":"1.0.0","id":"0123abcd","status":"created","pid":17,"bundle":"/var/lib/containers/storage/overlay-containers/0123abcd/userdata","annotations":{"io.podman.annotations.autoremove":"FALSE","vproc.io/files":"meminfo,cpuinfo"}}' |
+  seed oci_state podman
+printf '%s' '{"id":"old","pid":1,"bundlePath":"/old","annotations":{"vproc.io/enable":"false"}}' |
+  seed oci_state bundlepath-disabled
+printf '%s' '{"id":"x","bundle":"/b","status":"stopped"}' | seed oci_state poststop
+
+# config.json: minimal, annotated, and the runtimes' default spec.
+printf '%s' '{"ociVersion":"1.0.2","root":{"path":"rootfs"},"annotations":{}}' | seed oci_config minimal
+printf '%s' '{"ociVersion":"1.0.2","root":{"path":"/abs/rootfs","readonly":true},"annotations":{"vproc.io/enable":"true","vproc.io/files":" meminfo, stat ,online"}}' |
+  seed oci_config annotated
+printf '%s' '{"root":{"path":"../../x/./y/"},"annotations":{"vproc.io/files":"swaps,diskstats,loadavg,uptime"}}' |
+  seed oci_config dotdot
+tmp=$(mktemp -d)
+for rt in runc crun; do
+  if command -v $rt >/dev/null && (cd "$tmp" && rm -f config.json && $rt spec >/dev/null 2>&1); then
+    seed oci_config "$rt-spec" <"$tmp/config.json"
+  fi
+done
+rm -rf "$tmp"
+printf 'meminfo,cpuinfo' | seed oci_config files-list
+
+printf '%s\n' '{
+  "attached_at": 1764201600,
+  "files": ["proc/meminfo", "proc/cpuinfo", "sys/devices/system/cpu/online"],
+  "id": "c1",
+  "mnt_ns": 4026532281,
+  "mountpoint": "/var/lib/vproc",
+  "pid": 4242,
+  "pid_start_time": 9000,
+  "rootfs": "/run/b/c1/rootfs",
+  "version": 1
+}' | seed registry_entry c1
+seed registry_entry stat-line <"$fx/v1/proc/4242/stat"
+
+# Identical seeds add nothing: keep one of each.
+for d in "$out"/*/; do
+  (cd "$d" && md5sum -- * | sort | awk 'seen[$1]++ {print $2}' | xargs -r rm -f --)
+done
+for d in "$out"/*/; do echo "$(basename "$d"): $(find "$d" -type f | wc -l) seeds"; done

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# vproc-hook under containerd: the test starts its own containerd (private
+# config, root, state and socket; CRI disabled), and `ctr run --config` runs a
+# spec whose hooks name vproc-hook. The container is virtualized. Only the
+# containerd started here is stopped.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/containers.sh"
+vt_init hook-containerd
+vt_require_root
+command -v containerd >/dev/null || vt_skip "containerd not installed"
+command -v ctr >/dev/null || vt_skip "ctr not installed"
+
+MP=$VT_TMP/mp
+REG=$VT_TMP/reg
+vt_start_vprocd "$MP" || { vt_fail "vprocd starts"; vt_finish; exit; }
+ROOTFS=$VT_TMP/rootfs
+vc_rootfs "$ROOTFS"
+
+CD=$VT_TMP/containerd
+SOCK=$CD/containerd.sock
+mkdir -p "$CD"
+cat > "$CD/config.toml" <<TOML
+version = 2
+root = "$CD/root"
+state = "$CD/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$SOCK"
+[ttrpc]
+  address = "$SOCK.ttrpc"
+[debug]
+  address = "$CD/debug.sock"
+[metrics]
+  address = ""
+TOML
+containerd --config "$CD/config.toml" >"$CD/log" 2>&1 &
+CD_PID=$!
+vt_on_exit "kill $CD_PID; wait $CD_PID; umount -R '$CD/state' '$CD/root'"
+for i in $(seq 1 100); do ctr -a "$SOCK" version >/dev/null 2>&1 && break; sleep 0.1; done
+ctr -a "$SOCK" version >/dev/null 2>&1 || { vt_fail "containerd starts: $(tail -n5 "$CD/log")"; vt_finish; exit; }
+
+# ctr_case NAME HOOKS-JSON -> OUT, RC
+ctr_case() {
+  local id=vproc-ctr-$1-$VT_UNIQ
+  vc_bundle "$VT_TMP/$id" "$ROOTFS" \
+    '.linux.resources={"memory":{"limit":268435456},"cpu":{"quota":50000,"period":100000}}' \
+    '.process.args=["sh","-c","head -n1 /proc/meminfo; echo online=$(head -n1 /sys/devices/system/cpu/online)"]' \
+    ".hooks=$2"
+  vt_on_exit "ctr -a '$SOCK' task kill -s KILL $id; ctr -a '$SOCK' container rm $id"
+  OUT=$(timeout 60 ctr -a "$SOCK" run --rm --config "$VT_TMP/$id/config.json" "$id" </dev/null 2>&1)
+  RC=$?
+}
+
+ctr_case create "{\"createRuntime\":[$(vc_hook_entry --mountpoint "$MP" --registry-dir "$REG")]}"
+vt_eq "createRuntime: ctr run exits 0" 0 "$RC"
+vt_eq "createRuntime: MemTotal is the 256 MiB limit" 262144 "$(echo "$OUT" | vc_memtotal)"
+vt_eq "createRuntime: online is one CPU" "online=0" "$(echo "$OUT" | grep ^online=)"
+[ "$RC" = 0 ] || echo "$OUT" | sed 's/^/    /'
+
+ctr_case prestart "{\"prestart\":[$(vc_hook_entry --mountpoint "$MP" --registry-dir "$REG")]}"
+vt_eq "prestart: MemTotal is the 256 MiB limit" 262144 "$(echo "$OUT" | vc_memtotal)"
+
+ctr_case closed "{\"createRuntime\":[$(vc_hook_entry --mountpoint "$VT_TMP/nothing" --fail-closed --registry-dir "$REG")]}"
+vt_check "fail-closed with vprocd down: ctr run fails" [ "$RC" != 0 ]
+vt_check "fail-closed: the reason reaches ctr's output" grep -q "vprocd is not serving" <<<"$OUT"
+
+vt_finish

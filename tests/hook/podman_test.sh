@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# vproc-hook from podman's hooks.d: the shipped oci-hooks.d JSON files with
+# their path rewritten to the built hook (plus test-only args). With
+# --annotation vproc.io/enable=true the container is virtualized; without it
+# the hook does not run and it sees the host's view. poststop drops the
+# registry entry. podman gets a private root/runroot so nothing is shared with
+# other users of podman on the machine.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/containers.sh"
+vt_init hook-podman
+vt_require_root
+command -v podman >/dev/null || vt_skip "podman not installed"
+command -v runc >/dev/null || vt_skip "runc not installed"
+
+MP=$VT_TMP/mp
+REG=$VT_TMP/reg
+LOG=$VT_TMP/hook.log
+vt_start_vprocd "$MP" || { vt_fail "vprocd starts"; vt_finish; exit; }
+ROOTFS=$VT_TMP/rootfs
+vc_rootfs "$ROOTFS"
+
+HOOKS=$VT_TMP/hooks.d
+mkdir -p "$HOOKS"
+for f in "$VC_SOURCE_DIR"/oci-hooks.d/*.json; do
+  jq --arg p "$VPROC_HOOK" --arg mp "$MP" --arg reg "$REG" --arg log "$LOG" \
+    '.hook.path=$p | .hook.args += ["--mountpoint",$mp,"--registry-dir",$reg,"--log-file",$log]' \
+    "$f" > "$HOOKS/$(basename "$f")"
+done
+
+# podman keeps its cgroupfs parent; remove it at exit only if we created it.
+had_parent=no
+[ -d /sys/fs/cgroup/memory/libpod_parent ] && had_parent=yes
+PODMAN=(podman --root "$VT_TMP/podman-root" --runroot "$VT_TMP/podman-runroot"
+        --storage-driver vfs --cgroup-manager cgroupfs --events-backend file
+        --runtime runc --hooks-dir "$HOOKS")
+vt_on_exit "[ $had_parent = yes ] || for c in /sys/fs/cgroup/*/libpod_parent; do rmdir \$c/conmon; rmdir \$c; done"
+vt_on_exit "umount -R '$VT_TMP/podman-runroot' '$VT_TMP/podman-root'"
+vt_on_exit "${PODMAN[*]} rm -fa"
+
+# Flags go before --rootfs: after it, the first operand is the rootfs and the
+# rest is the command.
+RUN=(run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
+     --memory 256m --cpus 0.5)
+CMD=(/bin/sh -c 'head -n1 /proc/meminfo; echo online=$(head -n1 /sys/devices/system/cpu/online)')
+
+out=$("${PODMAN[@]}" "${RUN[@]}" --name "vproc-pd-on-$VT_UNIQ" --annotation vproc.io/enable=true \
+      --rootfs "$ROOTFS" "${CMD[@]}" 2>&1)
+vt_eq "enable=true: podman run exits 0" 0 "$?"
+vt_eq "enable=true: MemTotal is the 256 MiB limit" 262144 "$(echo "$out" | vc_memtotal)"
+vt_eq "enable=true: online is one CPU" "online=0" "$(echo "$out" | grep ^online=)"
+[ -n "$(echo "$out" | vc_memtotal)" ] || echo "$out" | sed 's/^/    /'
+
+# Registry: an entry while it runs, none after podman removes it (poststop).
+name=vproc-pd-reg-$VT_UNIQ
+"${PODMAN[@]}" run -d --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+  --name "$name" --annotation vproc.io/enable=true --rootfs "$ROOTFS" /bin/sleep 30 >/dev/null 2>&1
+cid=$("${PODMAN[@]}" inspect --format '{{.Id}}' "$name" 2>/dev/null)
+vt_check "registry entry for the running container" [ -f "$REG/containers/${cid:-none}.json" ]
+"${PODMAN[@]}" rm -f -t 0 "$name" >/dev/null 2>&1
+for i in $(seq 1 50); do [ -e "$REG/containers/$cid.json" ] || break; sleep 0.1; done
+vt_check "registry entry removed at poststop" [ ! -e "$REG/containers/$cid.json" ]
+
+out=$("${PODMAN[@]}" "${RUN[@]}" --name "vproc-pd-off-$VT_UNIQ" --rootfs "$ROOTFS" "${CMD[@]}" 2>&1)
+vt_eq "no annotation: podman run exits 0" 0 "$?"
+vt_eq "no annotation: the host's MemTotal" "$(vc_host_memtotal)" "$(echo "$out" | vc_memtotal)"
+
+out=$("${PODMAN[@]}" "${RUN[@]}" --name "vproc-pd-false-$VT_UNIQ" --annotation vproc.io/enable=false \
+      --rootfs "$ROOTFS" "${CMD[@]}" 2>&1)
+vt_eq "enable=false: the host's MemTotal" "$(vc_host_memtotal)" "$(echo "$out" | vc_memtotal)"
+
+vt_finish

@@ -1,0 +1,79 @@
+# Container helpers for vproc's hook tests (bash), on top of tests/lib/common.sh.
+# Everything created here is registered with vt_on_exit and undone at exit.
+#
+#   vc_rootfs DIR                 busybox rootfs (scripts/build-rootfs.sh, cached)
+#   vc_bundle DIR ROOTFS JQ...    runc bundle: config.json from `runc spec`,
+#                                 terminal off, private cgroup, then each JQ filter
+#   vc_hook_entry ARGS...         one OCI hook object running vproc-hook ARGS
+#   vc_runc ARGS...               runc with a private --root under $VT_TMP
+#   vc_runc_run ID BUNDLE         runs to completion; stdout+stderr on stdout
+#   vc_host_mounts                the host mounts this test could cause, without
+#                                 the ids that churn (for before/after comparisons)
+
+VC_SOURCE_DIR=${VPROC_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+
+vc_rootfs() {
+  "$VC_SOURCE_DIR/scripts/build-rootfs.sh" busybox "$1" >/dev/null
+}
+
+vc_bundle() {
+  local dir=$1 rootfs=$2 f
+  shift 2
+  mkdir -p "$dir"
+  (cd "$dir" && rm -f config.json && runc spec)
+  local id
+  id=$(basename "$dir")
+  jq --arg r "$rootfs" --arg cg "/vproc-test-$VT_UNIQ-$id" \
+    '.root.path=$r | .root.readonly=false | .process.terminal=false | .linux.cgroupsPath=$cg |
+     .hostname="vproc-test"' "$dir/config.json" > "$dir/config.json.new"
+  mv "$dir/config.json.new" "$dir/config.json"
+  for f in "$@"; do
+    jq "$f" "$dir/config.json" > "$dir/config.json.new" || return 1
+    mv "$dir/config.json.new" "$dir/config.json"
+  done
+}
+
+# vc_hook_entry ARGS... -> {"path": HOOK, "args": ["vproc-hook", ARGS...]}
+vc_hook_entry() {
+  printf '%s\n' vproc-hook "$@" | jq -R . | jq -cs --arg p "$VPROC_HOOK" '{path: $p, args: .}'
+}
+
+vc_runc() {
+  mkdir -p "$VT_TMP/runc-root"
+  runc --root "$VT_TMP/runc-root" "$@"
+}
+
+vc_runc_cleanup() {
+  vc_runc kill "$1" KILL 2>/dev/null
+  vc_runc delete -f "$1" 2>/dev/null
+  local c
+  for c in /sys/fs/cgroup/*/"vproc-test-$VT_UNIQ-$1"; do [ -d "$c" ] && rmdir "$c" 2>/dev/null; done
+  return 0
+}
+
+# vc_runc_run ID BUNDLE: foreground run; prints the container's output and
+# returns runc's exit status.
+vc_runc_run() {
+  local id=$1 bundle=$2
+  vt_on_exit "vc_runc_cleanup $id"
+  vc_runc run --bundle "$bundle" "$id" </dev/null 2>&1
+}
+
+# vc_runc_detach ID BUNDLE: started in the background (runc run -d).
+vc_runc_detach() {
+  local id=$1 bundle=$2
+  vt_on_exit "vc_runc_cleanup $id"
+  vc_runc run -d --bundle "$bundle" "$id" </dev/null >"$VT_TMP/$id.out" 2>&1
+}
+
+vc_host_mounts() {
+  # Only what this test could have caused: mounts on paths under $VT_TMP and
+  # binds of single /proc or /sys files (what the hook makes). Other suites
+  # may mount and unmount elsewhere on the host at the same time.
+  awk -v t="$VT_TMP" 'index($5, t) == 1 || $4 ~ "^/(proc|sys)/." {
+      $1 = ""; $2 = ""; print }' /proc/self/mountinfo | sort
+}
+
+# Value of MemTotal (kB) in a meminfo text on stdin.
+vc_memtotal() { awk '/^MemTotal:/ {print $2}'; }
+vc_host_memtotal() { vc_memtotal < /proc/meminfo; }

@@ -1,0 +1,184 @@
+# vproc's tests inside the VM (busybox ash, run by /init as root on a pure
+# cgroup v2 kernel): vprocd read by a limited cgroup in its own pid namespace
+# (memory.max, cpu.max, cpuset, io.stat, PSI, uptime, loadavg), a root-cgroup
+# reader, runc and crun containers with vproc-hook at createRuntime, crun with
+# it at poststart (the running-container path on an older kernel), and
+# fail-open / fail-closed with vprocd stopped. Ends with the line
+# "VM-RESULT: N passed, M failed".
+#
+#   VPROC_GUEST_DIR   where the guest's vproc files are (default /vproc)
+
+G=${VPROC_GUEST_DIR:-/vproc}
+. "$G/tests/guest_checks.sh"
+VPROCD=$G/bin/vprocd
+HOOK=$G/bin/vproc-hook
+MP=/var/lib/vproc
+T=/tmp/vproc-vm
+CGROOT=/sys/fs/cgroup
+mkdir -p "$T" "$MP"
+
+ctrl=$(cat "$CGROOT/cgroup.controllers" 2>/dev/null)
+cgfs=$(awk -v d="$CGROOT" '$2 == d { print $3 }' /proc/mounts)
+echo "VM-INFO: kernel $(uname -r); /sys/fs/cgroup is $cgfs (magic 0x$(stat -f -c %t "$CGROOT")); controllers: $ctrl;" \
+  "subtree_control: $(cat "$CGROOT/cgroup.subtree_control" 2>/dev/null); CPUs online $(cat /sys/devices/system/cpu/online);" \
+  "MemTotal $(gc_kb MemTotal /proc/meminfo) kB; block devices: $(ls /sys/block | tr '\n' ' ')"
+gc_eq "/sys/fs/cgroup is cgroup2 (CGROUP2_SUPER_MAGIC)" "cgroup2 63677270" "$cgfs $(stat -f -c %t "$CGROOT")"
+for c in cpuset cpu io memory pids; do
+  gc_check "controller $c enabled in the root's subtree_control" grep -qw "$c" "$CGROOT/cgroup.subtree_control"
+done
+gc_check "/dev/fuse exists (fuse.ko loaded)" [ -c /dev/fuse ]
+
+start_vprocd() {
+  "$VPROCD" --mountpoint "$MP" 2>>"$T/vprocd.log" &
+  VPROCD_PID=$!
+  i=0
+  while [ $i -lt 200 ]; do
+    grep -q '^MemTotal:' "$MP/proc/meminfo" 2>/dev/null && return 0
+    kill -0 "$VPROCD_PID" 2>/dev/null || break
+    sleep 0.1
+    i=$((i + 1))
+  done
+  return 1
+}
+stop_vprocd() {
+  kill -TERM "$VPROCD_PID" 2>/dev/null
+  wait "$VPROCD_PID"
+  VPROCD_RC=$?
+  grep -q " $MP " /proc/mounts && umount -l "$MP"
+}
+# section TITLE: a header with the guest's uptime, to see where time goes.
+section() { echo "--- $1 (t=$(cut -d' ' -f1 /proc/uptime) s)"; }
+show_log() { echo "--- $1 (last 30 lines)"; tail -n 30 "$1" 2>/dev/null | sed 's/^/    /'; }
+
+if ! start_vprocd; then
+  gc_fail "vprocd starts and serves $MP"
+  show_log "$T/vprocd.log"
+  section "done"
+echo "VM-RESULT: $(gc_summary)"
+  exit 1
+fi
+gc_pass "vprocd starts and serves $MP"
+
+# --- a limited cgroup read from its own pid namespace ---------------------------
+section "vprocd read from a cgroup with memory.max 300M, cpu.max 0.5, cpuset 1, own pid namespace"
+CG=$CGROOT/vproc-vm
+mkdir -p "$CG"
+echo 314572800 >"$CG/memory.max"
+echo "50000 100000" >"$CG/cpu.max"
+echo 1 >"$CG/cpuset.cpus"
+gc_eq "cgroup limits set (memory.max, cpu.max, cpuset.cpus.effective)" \
+  "314572800 50000 100000 1" "$(cat "$CG/memory.max" "$CG/cpu.max" "$CG/cpuset.cpus.effective" | tr '\n' ' ' | sed 's/ $//')"
+DISK=$(ls /sys/block | grep -v -e '^loop' -e '^ram' | head -n1)
+cat >"$T/reader.sh" <<EOF
+. $G/tests/guest_checks.sh
+echo \$\$ >$T/nspid
+# CPU pressure in the cgroup: two spinners share its one CPU for a moment.
+(while :; do :; done) & a=\$!
+(while :; do :; done) & b=\$!
+sleep 1
+kill \$a \$b
+[ -n "$DISK" ] && dd if=/dev/$DISK of=/dev/null bs=4096 count=256 2>/dev/null
+gc_snapshot $MP $T/limited $CG
+EOF
+sh -c 'echo $$ >"$1/cgroup.procs" && exec timeout 120 unshare -p -f -m --mount-proc sh "$2"' _ "$CG" "$T/reader.sh"
+gc_eq "the reader ran in its cgroup and pid namespace" "0 1" "$? $(cat "$T/nspid")"
+cp "$CG/io.stat" "$T/limited/io.stat"
+gc_check_limited "$T/limited" 307200 1
+if [ -n "$DISK" ]; then
+  gc_awk "io.stat shows the reader's reads of /dev/$DISK" 'n > 0' \
+    -v n="$(awk -v d="$(cat /sys/block/$DISK/dev)" '$1 == d { for (i = 2; i <= NF; i++) if ($i ~ /^rios=/) print substr($i, 6) }' "$T/limited/io.stat")"
+else
+  echo "note: the VM has no block device; diskstats is checked for zeros only"
+fi
+gc_check_diskstats "$T/limited" "$T/limited/io.stat"
+gc_check_psi "$T/limited"
+
+# --- a reader in the root cgroup sees the VM's own values -------------------------
+section "vprocd read from the root cgroup"
+mkdir -p "$T/root"
+for f in meminfo cpuinfo; do timeout 10 cat "$MP/proc/$f" >"$T/root/$f"; done
+timeout 10 cat "$MP/sys/devices/system/cpu/online" >"$T/root/online"
+gc_eq "root cgroup: MemTotal is the VM's" "$(gc_kb MemTotal /proc/meminfo)" "$(gc_kb MemTotal "$T/root/meminfo")"
+gc_eq "root cgroup: online is the VM's" "$(cat /sys/devices/system/cpu/online)" "$(cat "$T/root/online")"
+gc_eq "root cgroup: cpuinfo lists the VM's processors" "$(gc_cpuinfo_ids /proc/cpuinfo)" "$(gc_cpuinfo_ids "$T/root/cpuinfo")"
+
+# --- runc and crun with vproc-hook at createRuntime --------------------------------
+ROOTFS=$T/rootfs
+mkdir -p "$ROOTFS/bin" "$ROOTFS/proc" "$ROOTFS/sys" "$ROOTFS/dev" "$ROOTFS/tmp"
+cp /bin/busybox "$ROOTFS/bin/busybox"
+for a in sh cat head grep cut echo sleep; do ln -sf busybox "$ROOTFS/bin/$a"; done
+VM_MEM=$(gc_kb MemTotal /proc/meminfo)
+VM_ONLINE=$(cat /sys/devices/system/cpu/online)
+VM_CPUS=$(gc_cpuinfo_ids /proc/cpuinfo | awk -F, '{ print NF }')
+RES='{ "memory": { "limit": 268435456 }, "cpu": { "quota": 50000, "period": 100000, "cpus": "1", "mems": "0" } }'
+# Runtimes give hooks only the hook's own env: pass the sanitizer options on.
+HOOK_ENV=""
+for v in ASAN_OPTIONS UBSAN_OPTIONS; do
+  eval "val=\${$v:-}"
+  [ -n "$val" ] && HOOK_ENV="$HOOK_ENV${HOOK_ENV:+, }\"$v=$val\""
+done
+hooks() { # hooks STAGE [EXTRA HOOK ARG]
+  _stage=$1
+  shift
+  echo "{ \"$_stage\": [ { \"path\": \"$HOOK\", \"env\": [ $HOOK_ENV ]," \
+    "\"args\": [ \"vproc-hook\", \"--mountpoint\", \"$MP\", \"--log-file\", \"$T/hook.log\"${1:+, \"$1\"} ] } ] }"
+}
+# run_container RUNTIME ID HOOKS [SCRIPT PREFIX]: prints the container's
+# output; returns the runtime's status.
+run_container() {
+  b=$T/bundle-$2
+  mkdir -p "$b"
+  gc_oci_config "$ROOTFS" "${4:-}$(gc_container_script)" "/vproc-vm-$2" "$RES" "$3" >"$b/config.json"
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  timeout 60 "$1" --root "/run/$1" run --bundle "$b" "$2" </dev/null 2>&1
+  rc=$?
+  echo "time: $1 run $2: $(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { print b - a }') s" >&2
+  [ "$rc" = 0 ] || "$1" --root "/run/$1" delete -f "$2" >/dev/null 2>&1
+  return $rc
+}
+
+if [ ! -x "$HOOK" ]; then
+  gc_fail "vproc-hook is built (not found; the runtime tests need it)"
+else
+  section "runc and crun with vproc-hook at createRuntime"
+  for rt in runc crun; do
+    out=$(run_container $rt "$rt-hook" "$(hooks createRuntime)")
+    rc=$?
+    gc_eq "$rt: runs a container with vproc-hook at createRuntime" 0 "$rc"
+    gc_check_container "$rt + hook, 256 MiB, cpuset {1}, quota 0.5" "$out" 262144 1 1 8
+    up=$(echo "$out" | sed -n 's/^uptime=//p')
+    gc_awk "$rt + hook: uptime is the container's (${up:-?} s < 30 s)" 'u ~ /^[0-9]+$/ && u + 0 < 30' -v u="$up"
+    [ "$rc" = 0 ] || echo "$out" | sed 's/^/    /'
+  done
+
+  # poststart: the container already runs, pivoted; the hook takes the
+  # running-container path (open_tree + move_mount), here on an older kernel.
+  out=$(run_container crun crun-poststart "$(hooks poststart)" "sleep 2; ")
+  rc=$?
+  gc_eq "crun: runs a container with vproc-hook at poststart" 0 "$rc"
+  gc_check_container "crun + hook at poststart" "$out" 262144 1 1 8
+  [ "$rc" = 0 ] || echo "$out" | sed 's/^/    /'
+
+  # --- fail-open and fail-closed: vprocd is down ------------------------------------
+  section "vprocd stopped: fail-open and fail-closed"
+  stop_vprocd
+  gc_eq "vprocd exits 0 on SIGTERM" 0 "$VPROCD_RC"
+  for rt in runc crun; do
+    out=$(run_container $rt "$rt-open" "$(hooks createRuntime)")
+    rc=$?
+    gc_eq "$rt, vprocd down: the container still starts (fail-open)" 0 "$rc"
+    gc_check_container "$rt, vprocd down (fail-open)" "$out" "$VM_MEM" "$VM_ONLINE" "$VM_CPUS" 0
+    gc_check "$rt, vprocd down: the hook logged a line naming the container" grep -q "$rt-open" "$T/hook.log"
+    [ "$rc" = 0 ] || echo "$out" | sed 's/^/    /'
+    out=$(run_container $rt "$rt-closed" "$(hooks createRuntime --fail-closed)")
+    rc=$?
+    gc_check "$rt, vprocd down, --fail-closed: the container does not start (status $rc)" [ "$rc" != 0 ]
+  done
+fi
+
+if [ "$GC_FAILED" -gt 0 ]; then
+  show_log "$T/vprocd.log"
+  show_log "$T/hook.log"
+fi
+section "done"
+echo "VM-RESULT: $(gc_summary)"
