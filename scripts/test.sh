@@ -14,7 +14,9 @@ echo "== build (warnings are errors)"
 scripts/build.sh build -DVPROC_WERROR=ON
 echo "== tests"
 # The fuzz targets run once, here: they are built with their own sanitizers.
-(cd build && VPROC_FUZZ_SECONDS=${VPROC_FUZZ_SECONDS:-10} ctest --output-on-failure)
+# The 60-second isolation run happens in the ASan+UBSan pass below.
+(cd build && VPROC_ISOLATION_SECONDS=20 VPROC_FUZZ_SECONDS=${VPROC_FUZZ_SECONDS:-10} \
+  ctest --output-on-failure)
 # What the VM said about itself (ctest shows a passing test's output only on -V).
 grep -h "VM-INFO" build/vm-console.log 2>/dev/null || true
 
