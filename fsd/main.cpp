@@ -53,7 +53,7 @@ int run(const Config& cfg) {
   log_line("vprocd " VPROC_VERSION ": " + cgroup::describe(views.layout()) + ", cpu view " +
            cfg.cpu_view + (opts.loadavg ? ", loadavg on" : ", loadavg off"));
 
-  fuse::FsContext ctx{&views, fuse::Tree(views.host_has_pressure()), cfg.cache_timeout, {}};
+  fuse::FsContext ctx{&views, fuse::Tree(views.host_has_pressure()), cfg.cache_timeout, {}, {}};
   ::clock_gettime(CLOCK_REALTIME, &ctx.started);
 
   prepare_mountpoint(cfg.mountpoint);

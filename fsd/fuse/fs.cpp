@@ -15,10 +15,6 @@ namespace vproc::fuse {
 
 namespace {
 
-struct Handle {
-  std::string data;
-};
-
 FsContext& ctx(fuse_req_t req) { return *static_cast<FsContext*>(fuse_req_userdata(req)); }
 
 struct stat attr_of(const FsContext& c, const Node& n) {
@@ -126,45 +122,33 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       fuse_reply_err(req, EACCES);
       return;
     }
-    if (c.handles.fetch_add(1) >= FsContext::kMaxHandles) {
-      c.handles.fetch_sub(1);
+    pid_t pid = fuse_req_ctx(req)->pid;
+    uint64_t id = c.handles.add(c.views->render(n->kind, pid), FsContext::kMaxHandles);
+    if (id == 0) {
       log_limited("open: " + std::to_string(FsContext::kMaxHandles) + " files open, refusing more");
       fuse_reply_err(req, ENFILE);
       return;
     }
-    struct Undo {
-      FsContext& c;
-      bool armed = true;
-      ~Undo() {
-        if (armed) c.handles.fetch_sub(1);
-      }
-    } undo{c};
-    pid_t pid = fuse_req_ctx(req)->pid;
-    auto h = std::make_unique<Handle>();
-    h->data = c.views->render(n->kind, pid);
-    fi->fh = reinterpret_cast<uint64_t>(h.get());
+    fi->fh = id;
     fi->direct_io = 1;
     fi->keep_cache = 0;
-    if (fuse_reply_open(req, fi) == 0) {
-      h.release();
-      undo.armed = false;
-    }
+    // Interrupted: the kernel sends no RELEASE for an open it did not see.
+    if (fuse_reply_open(req, fi) != 0) c.handles.remove(id);
   });
 }
 
 void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-  const auto* h = reinterpret_cast<const Handle*>(fi->fh);
-  if (off < 0 || static_cast<size_t>(off) >= h->data.size()) {
+  std::shared_ptr<const std::string> data = ctx(req).handles.get(fi->fh);
+  if (!data || off < 0 || static_cast<size_t>(off) >= data->size()) {
     fuse_reply_buf(req, nullptr, 0);
     return;
   }
-  size_t n = std::min(size, h->data.size() - static_cast<size_t>(off));
-  fuse_reply_buf(req, h->data.data() + off, n);
+  size_t n = std::min(size, data->size() - static_cast<size_t>(off));
+  fuse_reply_buf(req, data->data() + off, n);
 }
 
 void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  delete reinterpret_cast<Handle*>(fi->fh);
-  ctx(req).handles.fetch_sub(1);
+  ctx(req).handles.remove(fi->fh);
   fuse_reply_err(req, 0);
 }
 
@@ -203,6 +187,35 @@ fuse_lowlevel_ops make_ops() {
 }
 
 }  // namespace
+
+uint64_t HandleTable::add(std::string data, size_t max) {
+  auto p = std::make_shared<const std::string>(std::move(data));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (open_.size() >= max) return 0;
+  uint64_t id = next_++;
+  open_.emplace(id, std::move(p));
+  return id;
+}
+
+std::shared_ptr<const std::string> HandleTable::get(uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = open_.find(id);
+  return it == open_.end() ? nullptr : it->second;
+}
+
+void HandleTable::remove(uint64_t id) {
+  std::shared_ptr<const std::string> last;  // freed after the lock is dropped
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = open_.find(id);
+  if (it == open_.end()) return;
+  last = std::move(it->second);
+  open_.erase(it);
+}
+
+size_t HandleTable::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return open_.size();
+}
 
 const fuse_lowlevel_ops& ops() {
   static const fuse_lowlevel_ops o = make_ops();

@@ -6,12 +6,33 @@
 
 #include <fuse_lowlevel.h>
 
-#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "fsd/fuse/tree.h"
 #include "fsd/view/view.h"
 
 namespace vproc::fuse {
+
+// Open files: id (fi->fh) -> rendered content. A READ may still be replying
+// from a buffer when the RELEASE of the same file arrives on another worker
+// (the reader was killed mid-read), so readers hold a reference of their own.
+class HandleTable {
+ public:
+  // Returns 0 when kMax handles are open.
+  uint64_t add(std::string data, size_t max);
+  std::shared_ptr<const std::string> get(uint64_t id) const;
+  void remove(uint64_t id);
+  size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  uint64_t next_ = 1;
+  std::unordered_map<uint64_t, std::shared_ptr<const std::string>> open_;
+};
 
 struct FsContext {
   // Open files hold their rendered content; past this many, open fails with
@@ -22,7 +43,7 @@ struct FsContext {
   Tree tree;
   double timeout;  // entry and attribute cache, seconds
   struct timespec started;
-  std::atomic<size_t> handles{0};
+  HandleTable handles;
 };
 
 const fuse_lowlevel_ops& ops();
