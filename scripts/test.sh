@@ -17,8 +17,11 @@ echo "== tests"
 # The 60-second isolation run happens in the ASan+UBSan pass below.
 (cd build && VPROC_ISOLATION_SECONDS=20 VPROC_FUZZ_SECONDS=${VPROC_FUZZ_SECONDS:-10} \
   ctest --output-on-failure)
-# What the VM said about itself (ctest shows a passing test's output only on -V).
-grep -h "VM-INFO" build/vm-console.log 2>/dev/null || true
+# What the cgroup v2 VM said: its kernel and controllers, and each guest test's
+# result (ctest shows a passing test's output only with -V).
+echo "== inside the VM (tests/vm)"
+sed -n 's/\r$//; s/^.*\(VM-INFO\)/\1/; /^\(VM-INFO\|VM-RESULT\|ok   -\|FAIL -\|--- \)/p' \
+  build/vm-console.log 2>/dev/null || true
 
 if [ -z "${VPROC_SKIP_SANITIZE:-}" ]; then
   echo "== build with ASan+UBSan"
