@@ -35,6 +35,7 @@ struct Config {
   bool no_loadavg = false;
   bool no_sandbox = false;
   unsigned threads = 8;
+  size_t max_open = vproc::fuse::FsContext::kDefaultMaxHandles;
   double cache_timeout = 60.0;
 };
 
@@ -53,7 +54,8 @@ int run(const Config& cfg) {
   log_line("vprocd " VPROC_VERSION ": " + cgroup::describe(views.layout()) + ", cpu view " +
            cfg.cpu_view + (opts.loadavg ? ", loadavg on" : ", loadavg off"));
 
-  fuse::FsContext ctx{&views, fuse::Tree(views.host_has_pressure()), cfg.cache_timeout, {}, {}};
+  fuse::FsContext ctx{&views, fuse::Tree(views.host_has_pressure()), cfg.cache_timeout, {},
+                      cfg.max_open, {}};
   ::clock_gettime(CLOCK_REALTIME, &ctx.started);
 
   prepare_mountpoint(cfg.mountpoint);
@@ -121,6 +123,10 @@ int main(int argc, char** argv) {
                "skip dropping capabilities and the seccomp filter (debugging only)");
   app.add_option("--threads", cfg.threads, "maximum FUSE worker threads")
       ->check(CLI::Range(1u, 64u))
+      ->capture_default_str();
+  app.add_option("--max-open", cfg.max_open,
+                 "files open at once across all readers; more fail with ENFILE")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {

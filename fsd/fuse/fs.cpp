@@ -123,9 +123,9 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       return;
     }
     pid_t pid = fuse_req_ctx(req)->pid;
-    uint64_t id = c.handles.add(c.views->render(n->kind, pid), FsContext::kMaxHandles);
+    uint64_t id = c.handles.add(c.views->render(n->kind, pid), c.max_handles);
     if (id == 0) {
-      log_limited("open: " + std::to_string(FsContext::kMaxHandles) + " files open, refusing more");
+      log_limited("open: " + std::to_string(c.max_handles) + " files open, refusing more");
       fuse_reply_err(req, ENFILE);
       return;
     }

@@ -35,14 +35,16 @@ class HandleTable {
 };
 
 struct FsContext {
-  // Open files hold their rendered content; past this many, open fails with
-  // ENFILE so that no reader can make vprocd's memory grow without bound.
-  static constexpr size_t kMaxHandles = 65536;
+  // Open files hold their rendered content; past max_handles (--max-open,
+  // default 65536), open fails with ENFILE so that no reader can make vprocd's
+  // memory grow without bound.
+  static constexpr size_t kDefaultMaxHandles = 65536;
 
   view::ViewService* views;
   Tree tree;
   double timeout;  // entry and attribute cache, seconds
   struct timespec started;
+  size_t max_handles = kDefaultMaxHandles;
   HandleTable handles;
 };
 

@@ -3,7 +3,9 @@
 # limit and pid namespace, read meminfo concurrently for VPROC_ISOLATION_SECONDS
 # (default 60): every read must show the reader's own limit, with no error.
 # Meanwhile 1000 files are held open: vprocd must stay within 64 threads and
-# 32 MiB RSS and keep serving.
+# 32 MiB RSS and keep serving; and a second vprocd with --max-open 64 refuses
+# the 65th open with ENFILE. (tests/hook/isolation_test.sh does the same with
+# 20 runc containers.)
 . "$(dirname "$0")/../lib/common.sh"
 vt_init isolation
 vt_require_root
@@ -50,6 +52,10 @@ else
 fi
 vt_check "still serving with 1000 files open" vt_serving "$mp"
 exec {HOLD[1]}>&-
+
+# The cap on open files (memory per open is bounded; the number of opens too).
+vt_start_vprocd_guarded "$VT_TMP/capped" --max-open 64
+vt_report < <("$VT_PY" "$helpers/open_cap.py" "$VT_TMP/capped" 64)
 
 total=0
 for i in $(seq 1 20); do
