@@ -71,31 +71,11 @@ vt_require_root() {
 # --- vprocd -------------------------------------------------------------------
 
 # vt_start_vprocd MOUNTPOINT [vprocd args...]: starts vprocd in the background,
-# waits until it serves, sets VPROCD_PID. Its stderr goes to $VT_TMP/vprocd.log.
+# waits until it serves, sets VPROCD_PID. Its stderr goes to $VT_TMP/vprocd.N.log;
+# the exit trap stops it (see vt_start_vprocd_guarded below).
 vt_start_vprocd() {
-  local mp=$1; shift
-  mkdir -p "$mp"
-  "$VPROCD" --mountpoint "$mp" "$@" 2>>"$VT_TMP/vprocd.log" &
-  VPROCD_PID=$!
-  vt_on_exit "vt_stop_vprocd $VPROCD_PID '$mp'"
-  local i
-  for i in $(seq 1 100); do
-    if grep -q "^MemTotal:" "$mp/proc/meminfo" 2>/dev/null; then return 0; fi
-    kill -0 "$VPROCD_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "$VT_NAME: vprocd did not start; its log:" >&2
-  cat "$VT_TMP/vprocd.log" >&2
-  return 1
-}
-
-vt_stop_vprocd() {
-  local pid=$1 mp=$2 i
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  if grep -q " $mp " /proc/self/mountinfo; then umount -l "$mp" 2>/dev/null || true; fi
+  vt_start_vprocd_guarded "$@" || return 1
+  VPROCD_PID=$VT_LAUNCHED_PID
 }
 
 # --- cgroups (v1, hybrid or v2) -------------------------------------------------
