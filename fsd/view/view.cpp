@@ -111,9 +111,8 @@ std::string ViewService::render(FileKind kind, pid_t pid) {
   auto cpu_key = [&] {
     return (cg.cpuacct ? cg.cpuacct->key() : std::string("-")) + "|" + r.container_key();
   };
-  auto times = [&](const std::vector<int>& vis) {
+  auto times = [&](const std::vector<int>& vis, uint64_t age) {
     core::CpuReadings usage = cg.cpuacct ? cgroups_.cpu_usage(*cg.cpuacct) : core::CpuReadings{};
-    uint64_t age = age_ticks(r);
     return with_state(cpu_key(), [&](core::CounterState& st) {
       return core::cpu_times(usage, vis, age, st);
     });
@@ -139,12 +138,14 @@ std::string ViewService::render(FileKind kind, pid_t pid) {
       auto vis = visible(hs);
       bool whole_host = (!cg.cpuacct || cg.cpuacct->is_root()) && vis == host_online(hs);
       if (whole_host && r.host_pidns) return hs;
-      return core::render_stat(hs, times(vis));
+      return core::render_stat(hs, times(vis, age_ticks(r)));
     }
     case FileKind::kUptime: {
       if (r.host_pidns) return host("uptime");
+      // One reading of the age for both fields, so idle never exceeds it.
       auto vis = visible(host("stat"));
-      return core::render_uptime(age_ticks(r), times(vis));
+      uint64_t age = age_ticks(r);
+      return core::render_uptime(age, times(vis, age));
     }
     case FileKind::kDiskstats: {
       std::string hd = host("diskstats");
