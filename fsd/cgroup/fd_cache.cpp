@@ -56,11 +56,6 @@ void FdCache::drop(const std::string& rel) {
   fds_.erase(it);
 }
 
-size_t FdCache::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return fds_.size();
-}
-
 std::optional<std::string> FdCache::read(const std::string& rel, const std::string& display) {
   std::string out;
   if (auto fd = get(rel)) {

@@ -27,7 +27,6 @@ class FdCache {
   explicit FdCache(int root) : root_(root) {}
   // The file's contents; nullopt when it does not exist. Throws SysError.
   std::optional<std::string> read(const std::string& rel, const std::string& display);
-  size_t size() const;
   // The fd is on cgroupfs, procfs or sysfs.
   static bool kernel_generated(int fd);
 

@@ -212,11 +212,6 @@ void HandleTable::remove(uint64_t id) {
   open_.erase(it);
 }
 
-size_t HandleTable::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return open_.size();
-}
-
 const fuse_lowlevel_ops& ops() {
   static const fuse_lowlevel_ops o = make_ops();
   return o;

@@ -26,7 +26,6 @@ class HandleTable {
   uint64_t add(std::string data, size_t max);
   std::shared_ptr<const std::string> get(uint64_t id) const;
   void remove(uint64_t id);
-  size_t size() const;
 
  private:
   mutable std::mutex mu_;

@@ -70,11 +70,6 @@ std::array<uint64_t, 3> LoadTracker::averages(const cgroup::Place& place) {
   return it->second.avg;
 }
 
-size_t LoadTracker::tracked() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return entries_.size();
-}
-
 void LoadTracker::loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {

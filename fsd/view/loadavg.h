@@ -40,7 +40,6 @@ class LoadTracker {
     std::vector<pid_t> tids;
   };
   Count count(const cgroup::Place& place) const;
-  size_t tracked() const;
 
  private:
   struct Entry {

@@ -95,19 +95,14 @@ auto ViewService::with_state(const std::string& key, F f) {
   return f(s.counters);
 }
 
-size_t ViewService::states() const {
-  std::lock_guard<std::mutex> lock(state_mu_);
-  return states_.size();
-}
-
 std::string ViewService::render(FileKind kind, pid_t pid) {
   Reader r = readers_.resolve(pid, cgroups_.layout());
   const auto& cg = r.cgroups;
   auto memory = [&] { return cg.memory ? cgroups_.memory(*cg.memory) : core::MemoryReadings{}; };
-  auto visible = [&](const std::string& host_stat) {
-    return core::visible_cpus(host_online(host_stat), cgroups_.cpu_limits(cg.cpu, cg.cpuset),
-                              options_.cpu_view);
+  auto visible_of = [&](const std::vector<int>& online) {
+    return core::visible_cpus(online, cgroups_.cpu_limits(cg.cpu, cg.cpuset), options_.cpu_view);
   };
+  auto visible = [&](const std::string& host_stat) { return visible_of(host_online(host_stat)); };
   auto cpu_key = [&] {
     return (cg.cpuacct ? cg.cpuacct->key() : std::string("-")) + "|" + r.container_key();
   };
@@ -135,8 +130,9 @@ std::string ViewService::render(FileKind kind, pid_t pid) {
       return core::render_online(visible(host("stat")));
     case FileKind::kStat: {
       std::string hs = host("stat");
-      auto vis = visible(hs);
-      bool whole_host = (!cg.cpuacct || cg.cpuacct->is_root()) && vis == host_online(hs);
+      auto online = host_online(hs);
+      auto vis = visible_of(online);
+      bool whole_host = (!cg.cpuacct || cg.cpuacct->is_root()) && vis == online;
       if (whole_host && r.host_pidns) return hs;
       return core::render_stat(hs, times(vis, age_ticks(r)));
     }

@@ -55,7 +55,6 @@ class ViewService {
   // what any reader's rendering holds; read() ignores it.
   size_t size_hint(FileKind kind) const;
   const cgroup::Layout& layout() const { return cgroups_.layout(); }
-  size_t states() const;
 
  private:
   std::string host(const char* file) const;
