@@ -37,7 +37,8 @@ enum class InjectStatus { kMounted, kSkipped };
 struct InjectOutcome {
   std::string target;
   InjectStatus status = InjectStatus::kSkipped;
-  std::string reason;  // why it was skipped (empty when mounted)
+  std::string reason;     // why it was skipped (empty when mounted)
+  bool replaced = false;  // mounted in place of a stale or older vprocd mount
 };
 
 struct InjectRequest {
@@ -46,8 +47,24 @@ struct InjectRequest {
   // checked again after the namespace fd is open, so a pid that died and was
   // reused in between is refused instead of injected into.
   unsigned long long pid_start_time = 0;
+  // When non-zero, the inode of the namespace (/proc/PID/ns/mnt) recorded by
+  // the caller: a process in another mount namespace is refused.
+  unsigned long long mnt_ns = 0;
   std::string rootfs = "/";  // absolute path of the rootfs inside that namespace
   std::vector<InjectFile> files;
+  // Relative InjectFile::source paths are resolved against this directory
+  // (vprocd re-attaching passes its own mount's root, which may be stacked
+  // under another instance's during a takeover).
+  int source_dirfd = -100;  // AT_FDCWD
+  // Replace mode (re-attach, `vproc-hook attach`): a target that carries a
+  // vprocd FUSE mount of another connection (a dead daemon's, or the
+  // instance being taken over) gets the fresh file mounted beneath it
+  // (MOVE_MOUNT_BENEATH, Linux >= 6.5), then the old one is detached, so a
+  // reader never sees a gap; on older kernels the old one is detached first.
+  // A target already served by the source's own connection is left as is
+  // (kSkipped, reason "already attached"). Mounts of other FUSE filesystems
+  // (lxcfs) are never touched.
+  bool replace = false;
 };
 
 // Injects every file. Per-file problems (missing target, symlink, wrong
@@ -63,6 +80,10 @@ std::vector<InjectOutcome> inject_files(
 // a FUSE mount (ours). Used for rollback. Returns the targets unmounted.
 std::vector<std::string> undo_mounts(pid_t pid, const std::string& rootfs,
                                      const std::vector<std::string>& targets);
+
+// Linux >= 6.5: move_mount() knows MOVE_MOUNT_BENEATH (flag value below).
+bool kernel_has_move_beneath();
+constexpr unsigned kMoveMountBeneath = 0x00000200;
 
 // True when path is served by a live FUSE mount (statfs says FUSE and does
 // not fail with ENOTCONN). Does not read file data.

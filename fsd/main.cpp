@@ -1,22 +1,35 @@
-// vprocd: serves container-true /proc files over FUSE. See README.md.
+// vprocd: serves container-true /proc files over FUSE. See README.md, and
+// fsd/takeover.h for restarts.
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/io.h"
 #include "common/log.h"
+#include "common/mount_inject.h"
 #include "common/sys_error.h"
+#include "common/unique_fd.h"
 #include "fsd/fuse/fs.h"
 #include "fsd/mountpoint.h"
 #include "fsd/sandbox.h"
+#include "fsd/takeover.h"
 #include "fsd/view/view.h"
+#include "hook/reattach.h"
 
 namespace {
 
@@ -37,7 +50,134 @@ struct Config {
   unsigned threads = 8;
   size_t max_open = vproc::fuse::FsContext::kDefaultMaxHandles;
   double cache_timeout = 60.0;
+  std::string registry_dir = "/run/vproc";
+  bool takeover = false;
+  bool detach = false;
+  bool no_reattach = false;
+  double drain_timeout = 30.0;
 };
+
+// Set by SIGUSR2: a successor has taken over; drain and exit.
+std::atomic<bool> g_drain{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+void on_drain_signal(int) { g_drain.store(true); }
+
+// --detach: the foreground process waits here until the daemon (its child)
+// reports ready ('R' on the pipe) or fails (EOF). Returns the exit status.
+int wait_for_daemon(int rd, pid_t child) {
+  char c = 0;
+  ssize_t n = vproc::retry_eintr([&] { return ::read(rd, &c, 1); });
+  if (n == 1 && c == 'R') return 0;
+  int status = 0;
+  if (::waitpid(child, &status, WNOHANG) == child) {
+    return WIFEXITED(status) && WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : 1;
+  }
+  vproc::log_line("vprocd: the detached daemon did not finish starting (see its log)");
+  return 1;
+}
+
+void send_ready(int ready_fd, pid_t daemon) {
+  if (ready_fd >= 0) {
+    ssize_t ignored = ::write(ready_fd, "R", 1);
+    (void)ignored;
+  }
+  vproc::notify_service_manager("READY=1\nMAINPID=" + std::to_string(daemon));
+}
+
+struct AttacherArgs {
+  std::string mountpoint;
+  std::string registry_dir;
+  int source_root;
+  int ready_fd;
+  pid_t daemon;
+  // Takeover only: the old instance, and when its host mount was detached.
+  std::optional<vproc::PidRecord> old;
+  std::chrono::steady_clock::time_point detached_at;
+};
+
+std::string report_line(const vproc::hook::ReattachReport& r, long ms) {
+  return std::to_string(r.attached) + " attached, " + std::to_string(r.pruned) + " pruned, " +
+         std::to_string(r.failed) + " failed, " + std::to_string(r.skipped) + " skipped in " +
+         std::to_string(ms) + " ms";
+}
+
+// The attacher: a forked, single-threaded, unconfined child of the daemon.
+[[noreturn]] void run_attacher(const AttacherArgs& a) {
+  using namespace vproc;
+  using Clock = std::chrono::steady_clock;
+  try {
+    hook::ReattachOptions opt;
+    opt.registry_dir = a.registry_dir;
+    opt.mountpoint = a.mountpoint;
+    opt.source_root = a.source_root;
+    auto t0 = Clock::now();
+    hook::ReattachReport r = hook::reattach_registry(opt);
+    long ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+    for (const std::string& l : r.lines) log_line("vprocd: re-attach: " + l);
+    log_line("vprocd: re-attach: " + report_line(r, ms));
+    send_ready(a.ready_fd, a.daemon);
+    if (a.old) {
+      // A hook that cloned the old instance's files just before its mount was
+      // detached registers its container within its deadline (2 s by
+      // default): a second pass picks those up before the old one goes.
+      std::this_thread::sleep_until(a.detached_at + std::chrono::milliseconds(2500));
+      t0 = Clock::now();
+      hook::ReattachReport r2 = hook::reattach_registry(opt);
+      ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+      for (const std::string& l : r2.lines) log_line("vprocd: re-attach: " + l);
+      log_line("vprocd: takeover: second pass: " + report_line(r2, ms));
+      if (signal_recorded(*a.old, SIGUSR2)) {
+        log_line("vprocd: takeover: told the old vprocd (pid " + std::to_string(a.old->pid) +
+                 ") to drain and exit");
+      } else {
+        log_line("vprocd: takeover: the old vprocd (pid " + std::to_string(a.old->pid) +
+                 ") is already gone");
+      }
+    }
+    ::_exit(0);
+  } catch (const std::exception& e) {
+    log_line(std::string("vprocd: re-attach failed: ") + e.what());
+  }
+  ::_exit(1);
+}
+
+// Moves a freshly mounted vprocd (at `staging`) under the live one at
+// `mountpoint`, then detaches the old mount. Returns a handle on the new
+// mount's root. The mountpoint shows a live vprocd at every instant on
+// Linux >= 6.5; older kernels cannot stack beneath, so the old mount goes
+// first and the path is briefly empty (containers are unaffected: they bind
+// files, not the mountpoint).
+vproc::UniqueFd slide_beneath(const std::string& staging, const std::string& mountpoint) {
+  using namespace vproc;
+  std::uint64_t old_top = mount_id_at(AT_FDCWD, mountpoint);
+  int t = ::open_tree(AT_FDCWD, staging.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (t < 0) throw SysError("open_tree", staging, errno);
+  UniqueFd tree(t);
+  ::umount2(staging.c_str(), MNT_DETACH);
+  ::rmdir(staging.c_str());
+  auto detach_old = [&] {
+    if (mount_id_at(AT_FDCWD, mountpoint) != old_top) {
+      throw SysError("takeover", mountpoint, "the mount there changed while taking over");
+    }
+    if (::umount2(mountpoint.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0) {
+      throw SysError("umount2", mountpoint, errno);
+    }
+  };
+  if (kernel_has_move_beneath()) {
+    if (::move_mount(tree.get(), "", AT_FDCWD, mountpoint.c_str(),
+                     MOVE_MOUNT_F_EMPTY_PATH | kMoveMountBeneath) != 0) {
+      throw SysError("move_mount beneath", mountpoint, errno);
+    }
+    detach_old();
+  } else {
+    detach_old();
+    if (::move_mount(tree.get(), "", AT_FDCWD, mountpoint.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+      throw SysError("move_mount", mountpoint, errno);
+    }
+  }
+  return tree;
+}
 
 int run(const Config& cfg) {
   using namespace vproc;
@@ -58,7 +198,45 @@ int run(const Config& cfg) {
                       cfg.max_open, {}};
   ::clock_gettime(CLOCK_REALTIME, &ctx.started);
 
-  prepare_mountpoint(cfg.mountpoint);
+  // --detach: the foreground process only reports how starting went.
+  int ready_fd = -1;
+  UniqueFd ready_w;
+  if (cfg.detach) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) throw SysError("pipe2", "", errno);
+    pid_t child = ::fork();
+    if (child < 0) throw SysError("fork", "", errno);
+    if (child > 0) {
+      ::close(p[1]);
+      UniqueFd rd(p[0]);
+      std::exit(wait_for_daemon(rd.get(), child));
+    }
+    ::close(p[0]);
+    ::setsid();
+    ready_w = UniqueFd(p[1]);
+    ready_fd = ready_w.get();
+  }
+
+  MountpointState state = prepare_mountpoint(cfg.mountpoint, cfg.takeover);
+  std::optional<PidRecord> old;
+  std::string mount_at = cfg.mountpoint;
+  if (state == MountpointState::kLive) {
+    old = read_pid_record(cfg.registry_dir);
+    if (!old || old->mountpoint != cfg.mountpoint || !process_start_time(old->pid) ||
+        *process_start_time(old->pid) != old->start_time) {
+      throw SysError("takeover", cfg.mountpoint,
+                     "a vprocd serves there but " + pid_record_path(cfg.registry_dir) +
+                         " does not name it (started with another --registry-dir?)");
+    }
+    if (::mkdir(cfg.registry_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      throw SysError("mkdir", cfg.registry_dir, errno);
+    }
+    mount_at = cfg.registry_dir + "/takeover." + std::to_string(::getpid());
+    if (::mkdir(mount_at.c_str(), 0700) != 0 && errno != EEXIST) {
+      throw SysError("mkdir", mount_at, errno);
+    }
+    log_line("vprocd: taking over " + cfg.mountpoint + " from pid " + std::to_string(old->pid));
+  }
 
   std::vector<std::string> argv_s = {
       "vprocd", "-o",
@@ -72,11 +250,46 @@ int run(const Config& cfg) {
   if (fuse_set_signal_handlers(se.get()) != 0) {
     throw SysError("fuse_set_signal_handlers", "", errno);
   }
-  if (fuse_session_mount(se.get(), cfg.mountpoint.c_str()) != 0) {
+  if (fuse_session_mount(se.get(), mount_at.c_str()) != 0) {
     fuse_remove_signal_handlers(se.get());
+    if (mount_at != cfg.mountpoint) ::rmdir(mount_at.c_str());
     throw SysError("mount", cfg.mountpoint, "the FUSE mount failed (see libfuse's message above)");
   }
+  // The root of our own mount, whatever is stacked on the path later.
+  UniqueFd own_root;
+  std::chrono::steady_clock::time_point detached_at;
+  if (old) {
+    own_root = slide_beneath(mount_at, cfg.mountpoint);
+    detached_at = std::chrono::steady_clock::now();
+  } else {
+    own_root = open_at(AT_FDCWD, cfg.mountpoint, O_PATH | O_DIRECTORY);
+  }
+  const std::uint64_t own_mount = mount_id_at(own_root.get(), "");
+  write_pid_record(cfg.registry_dir, cfg.mountpoint);
   log_line("vprocd: serving " + cfg.mountpoint);
+
+  struct sigaction sa {};
+  sa.sa_handler = on_drain_signal;
+  ::sigemptyset(&sa.sa_mask);
+  if (::sigaction(SIGUSR2, &sa, nullptr) != 0) throw SysError("sigaction", "SIGUSR2", errno);
+
+  // Re-attach from a child forked now, while this process has one thread and
+  // no seccomp filter. It opens our files through own_root, which needs the
+  // session loop below to answer.
+  pid_t attacher = -1;
+  if (!cfg.no_reattach || old) {
+    attacher = ::fork();
+    if (attacher < 0) throw SysError("fork", "attacher", errno);
+    if (attacher == 0) {
+      ::close(fuse_session_fd(se.get()));  // never keep the connection alive
+      AttacherArgs a{cfg.mountpoint, cfg.registry_dir, own_root.get(), ready_fd, ::getppid(),
+                     old, detached_at};
+      run_attacher(a);
+    }
+  } else {
+    send_ready(ready_fd, ::getpid());
+  }
+  ready_w.reset();
 
   // Confine before any worker or sampler thread exists: capabilities are
   // per thread and new threads inherit the creator's.
@@ -86,6 +299,50 @@ int run(const Config& cfg) {
   }
   views.start_sampler();
 
+  // Housekeeping: reap the attacher, and once taken over, leave when drained.
+  const pid_t main_tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  std::atomic<bool> stop{false};
+  std::atomic<bool> handed_over{false};
+  std::thread keeper([&] {
+    using Clock = std::chrono::steady_clock;
+    bool draining = false;
+    Clock::time_point drain_start, idle_since;
+    uint64_t last_activity = 0;
+    while (!stop.load()) {
+      if (attacher > 0) {
+        int status = 0;
+        if (::waitpid(attacher, &status, WNOHANG) == attacher) attacher = -1;
+      }
+      if (g_drain.load() && !draining) {
+        draining = true;
+        drain_start = idle_since = Clock::now();
+        last_activity = ctx.activity.load();
+        log_line("vprocd: taken over by a new vprocd; draining " +
+                 std::to_string(ctx.handles.size()) + " open files");
+      }
+      if (draining) {
+        auto now = Clock::now();
+        uint64_t act = ctx.activity.load();
+        if (act != last_activity || ctx.handles.size() != 0) {
+          last_activity = act;
+          idle_since = now;
+        }
+        bool idle = now - idle_since >= std::chrono::seconds(1);
+        bool late = now - drain_start >= std::chrono::duration<double>(cfg.drain_timeout);
+        if (idle || late) {
+          if (late && !idle) {
+            log_line("vprocd: drain timeout: " + std::to_string(ctx.handles.size()) +
+                     " files still open");
+          }
+          handed_over.store(true);
+          ::syscall(SYS_tgkill, ::getpid(), main_tid, SIGTERM);  // ends the session loop
+          return;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+
   std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop(fuse_loop_cfg_create());
   fuse_loop_cfg_set_clone_fd(loop.get(), 0);
   // Idle workers stay (at most cfg.threads exist): retiring them costs a
@@ -93,10 +350,29 @@ int run(const Config& cfg) {
   fuse_loop_cfg_set_idle_threads(loop.get(), cfg.threads);
   fuse_loop_cfg_set_max_threads(loop.get(), cfg.threads);
   int rc = fuse_session_loop_mt(se.get(), loop.get());
+  stop.store(true);
+  keeper.join();
 
-  fuse_session_unmount(se.get());
   fuse_remove_signal_handlers(se.get());
-  log_line("vprocd: unmounted " + cfg.mountpoint + ", exiting");
+  if (handed_over.load()) {
+    // The successor detached our mount and owns the mountpoint and the pid
+    // record; the connection ends when this process exits.
+    log_line("vprocd: handed over to the new vprocd, exiting");
+    return 0;
+  }
+  // Unmount only our own mount: a successor may be stacked on the path.
+  try {
+    if (mount_id_at(AT_FDCWD, cfg.mountpoint) == own_mount) {
+      if (::umount2(cfg.mountpoint.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0) {
+        throw SysError("umount2", cfg.mountpoint, errno);
+      }
+      log_line("vprocd: unmounted " + cfg.mountpoint + ", exiting");
+    } else {
+      log_line("vprocd: " + cfg.mountpoint + " is no longer our mount; leaving it, exiting");
+    }
+  } catch (const std::exception& e) {
+    log_line(std::string("vprocd: ") + e.what());
+  }
   // libfuse reports the signal that ended the loop as its result.
   return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
 }
@@ -128,6 +404,21 @@ int main(int argc, char** argv) {
                  "files open at once across all readers; more fail with ENFILE")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20))
       ->capture_default_str();
+  app.add_option("--registry-dir", cfg.registry_dir,
+                 "registry of attached containers (re-attached at every start) and vprocd.pid")
+      ->capture_default_str();
+  app.add_flag("--takeover", cfg.takeover,
+               "if a vprocd serves the mountpoint, take over from it without failing a read");
+  app.add_flag("--detach", cfg.detach,
+               "run in the background; exit 0 once serving and containers are re-attached");
+  app.add_flag("--no-reattach", cfg.no_reattach,
+               "do not re-attach registered containers at start");
+  app.add_option("--drain-timeout", cfg.drain_timeout,
+                 "seconds a taken-over vprocd keeps serving files still open")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  app.set_config("--config", "/etc/vproc/vprocd.conf",
+                 "config file: the long options as keys (e.g. cpu-view = \"cpuset\")");
   CLI11_PARSE(app, argc, argv);
   try {
     return run(cfg);

@@ -73,14 +73,14 @@ void detach_stale(const std::string& dir) {
 
 }  // namespace
 
-void prepare_mountpoint(const std::string& dir) {
+MountpointState prepare_mountpoint(const std::string& dir, bool allow_live) {
   if (dir.empty() || dir[0] != '/') throw SysError("mountpoint", dir, "must be an absolute path");
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) {
     if (errno == ENOTCONN || errno == ECONNABORTED) {
       detach_stale(dir);
-      prepare_mountpoint(dir);  // several stale layers can stack up; peel them all
-      return;
+      // several stale layers can stack up; peel them all
+      return prepare_mountpoint(dir, allow_live);
     }
     if (errno != ENOENT) throw SysError("stat", dir, errno);
     std::string partial;
@@ -91,23 +91,29 @@ void prepare_mountpoint(const std::string& dir) {
         throw SysError("mkdir", partial, errno);
       }
     }
-    return;
+    return MountpointState::kFree;
   }
   if (!S_ISDIR(st.st_mode)) throw SysError("mountpoint", dir, ENOTDIR);
   std::string type = mount_type_at(dir);
-  if (type.rfind("fuse", 0) != 0) return;
+  if (type.rfind("fuse", 0) != 0) return MountpointState::kFree;
   // stat() may have been answered from the kernel's attribute cache: ask the
   // daemon itself.
   int probe = probe_fuse(dir);
   if (probe == ENOTCONN || probe == ECONNABORTED) {
     detach_stale(dir);
-    prepare_mountpoint(dir);
-    return;
+    return prepare_mountpoint(dir, allow_live);
+  }
+  if (probe == 0 && allow_live) {
+    if (type != "fuse.vprocd") {
+      throw SysError("mountpoint", dir,
+                     "busy: " + type + " is mounted there, not a vprocd to take over from");
+    }
+    return MountpointState::kLive;
   }
   throw SysError("mountpoint", dir,
                  "busy: a " + std::string(probe == ETIMEDOUT ? "hung" : "live") +
-                     " FUSE filesystem (" + type +
-                     ") is mounted there; is another vprocd running?");
+                     " FUSE filesystem (" + type + ") is mounted there; is another vprocd " +
+                     "running? (--takeover replaces a live vprocd without failing its readers)");
 }
 
 }  // namespace vproc

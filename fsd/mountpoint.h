@@ -7,7 +7,13 @@
 
 namespace vproc {
 
-// Throws SysError with a message fit for the operator.
-void prepare_mountpoint(const std::string& dir);
+enum class MountpointState {
+  kFree,  // nothing live there (created, or a stale mount was peeled off)
+  kLive,  // a live FUSE filesystem serves there and allow_live was set
+};
+
+// Throws SysError with a message fit for the operator; a live or hung FUSE
+// mount is an error unless allow_live (--takeover) and it answers.
+MountpointState prepare_mountpoint(const std::string& dir, bool allow_live = false);
 
 }  // namespace vproc

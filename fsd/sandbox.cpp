@@ -33,8 +33,8 @@ constexpr const char* kAllowed[] = {
     "clock_gettime", "clock_nanosleep", "nanosleep", "gettimeofday", "clock_getres",
     // identity (libc and sanitizers ask)
     "getuid", "geteuid", "getgid", "getegid", "uname", "sysinfo",
-    // leaving
-    "umount2",
+    // leaving; reaping the re-attach child
+    "umount2", "wait4", "waitid",
 };
 
 }  // namespace

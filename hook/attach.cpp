@@ -39,7 +39,13 @@ void send(int fd, const std::string& line) {
 [[noreturn]] void worker(int out, const AttachRequest& req) {
   try {
     probe_vprocd(req.mountpoint);
-    InjectRequest ir{req.pid, req.pid_start_time, req.rootfs, req.files};
+    InjectRequest ir;
+    ir.pid = req.pid;
+    ir.pid_start_time = req.pid_start_time;
+    ir.mnt_ns = req.mnt_ns;
+    ir.rootfs = req.rootfs;
+    ir.files = req.files;
+    ir.replace = req.replace;
     auto outcomes = inject_files(ir, [&](const InjectOutcome& o) { send(out, "M " + o.target); });
     for (const InjectOutcome& o : outcomes) {
       if (o.status == InjectStatus::kSkipped) send(out, "S " + o.target + "\t" + o.reason);

@@ -25,6 +25,8 @@ struct AttachRequest {
   std::string rootfs;                     // inside the container's mount namespace
   std::string mountpoint;                 // vprocd's
   std::vector<InjectFile> files;
+  unsigned long long mnt_ns = 0;  // see InjectRequest
+  bool replace = false;           // see InjectRequest
 };
 
 // Mounted and skipped files. Throws std::runtime_error (with the reason) when

@@ -47,6 +47,7 @@ void guarded(fuse_req_t req, const char* op, F body) {
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   guarded(req, "lookup", [&] {
     const FsContext& c = ctx(req);
+    c.activity.fetch_add(1, std::memory_order_relaxed);
     const Node* n = c.tree.child(parent, name);
     if (!n) {
       fuse_reply_err(req, ENOENT);
@@ -122,6 +123,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       fuse_reply_err(req, EACCES);
       return;
     }
+    c.activity.fetch_add(1, std::memory_order_relaxed);
     pid_t pid = fuse_req_ctx(req)->pid;
     uint64_t id = c.handles.add(c.views->render(n->kind, pid), c.max_handles);
     if (id == 0) {
@@ -201,6 +203,11 @@ std::shared_ptr<const std::string> HandleTable::get(uint64_t id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = open_.find(id);
   return it == open_.end() ? nullptr : it->second;
+}
+
+size_t HandleTable::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return open_.size();
 }
 
 void HandleTable::remove(uint64_t id) {

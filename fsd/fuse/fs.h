@@ -6,6 +6,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -26,6 +27,7 @@ class HandleTable {
   uint64_t add(std::string data, size_t max);
   std::shared_ptr<const std::string> get(uint64_t id) const;
   void remove(uint64_t id);
+  size_t size() const;
 
  private:
   mutable std::mutex mu_;
@@ -45,6 +47,9 @@ struct FsContext {
   struct timespec started;
   size_t max_handles = kDefaultMaxHandles;
   HandleTable handles;
+  // Bumped by every LOOKUP and OPEN: a vprocd that was taken over drains
+  // until nothing has looked at it for a while.
+  mutable std::atomic<uint64_t> activity{0};
 };
 
 const fuse_lowlevel_ops& ops();

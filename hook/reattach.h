@@ -1,0 +1,44 @@
+// Re-attach: after a vprocd restart (crash, upgrade, takeover), give every
+// registered container that is still alive fresh files from this vprocd.
+// Identity is the registry's pid + start time + mount namespace inode: a
+// container that exited, or whose pid now belongs to another process, is
+// pruned from the registry and never touched. Each container's stale vprocd
+// mounts are replaced in place (common/mount_inject.h, replace mode), so the
+// same code serves runc, crun, podman and containerd containers alike.
+//
+// Runs setns(): call it from a single-threaded process (vprocd forks a child
+// for it before starting any thread).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vproc::hook {
+
+struct ReattachOptions {
+  std::string registry_dir = "/run/vproc";
+  std::string mountpoint;  // only entries recorded with this mountpoint
+  // The new vprocd's own mount root (a directory fd). During a takeover the
+  // mountpoint path still shows the old instance, so sources are opened
+  // relative to this fd, never by path.
+  int source_root = -1;
+};
+
+struct ReattachReport {
+  int attached = 0;  // containers that now use source_root's files
+  int pruned = 0;    // entries removed: process gone or pid reused
+  int failed = 0;    // alive, but re-attaching failed (kept for the next pass)
+  int skipped = 0;   // entries for another mountpoint, or unreadable records
+  int files = 0;     // files mounted or replaced
+  std::vector<std::string> lines;  // one per container that was not simply re-attached
+};
+
+// Identity check used by re-attach and `vproc-hook attach`: true when PID is
+// alive with this start time (clock ticks since boot) and, when mnt_ns is
+// non-zero, in this mount namespace.
+bool same_process(int pid, std::uint64_t start_time, std::uint64_t mnt_ns);
+
+ReattachReport reattach_registry(const ReattachOptions& opt);
+
+}  // namespace vproc::hook
