@@ -159,6 +159,42 @@ else
   gc_check_container "crun + hook at poststart" "$out" 262144 1 1 8
   [ "$rc" = 0 ] || echo "$out" | sed 's/^/    /'
 
+  # --- restart on an older kernel: no MOVE_MOUNT_BENEATH ----------------------------
+  # kill -9 then a new vprocd re-attaches the registered container; --takeover
+  # unmounts the old files before moving the new ones (Linux < 6.5).
+  section "vprocd kill -9, restart and takeover with a running container (kernel $(uname -r))"
+  b=$T/bundle-restart
+  mkdir -p "$b"
+  gc_oci_config "$ROOTFS" "sleep 300" "/vproc-vm-restart" "$RES" "$(hooks createRuntime)" >"$b/config.json"
+  timeout 60 runc --root /run/runc run -d --bundle "$b" vm-restart </dev/null >/dev/null 2>&1
+  memof() { timeout 10 runc --root /run/runc exec vm-restart head -n1 /proc/meminfo 2>&1 | awk '{ print $2 }'; }
+  gc_eq "detached runc container with the hook: MemTotal" 262144 "$(memof)"
+  kill -KILL "$VPROCD_PID"
+  wait "$VPROCD_PID" 2>/dev/null
+  gc_check "after kill -9 the container's /proc/meminfo fails (stale mount)" \
+    sh -c "! timeout 10 runc --root /run/runc exec vm-restart head -n1 /proc/meminfo >/dev/null 2>&1"
+  start_vprocd
+  i=0
+  while [ $i -lt 50 ] && [ "$(memof)" != 262144 ]; do sleep 0.1; i=$((i + 1)); done
+  gc_eq "a restarted vprocd re-attaches the container: MemTotal" 262144 "$(memof)"
+  gc_check "vprocd logged the re-attach" grep -q 're-attach: 1 attached' "$T/vprocd.log"
+  OLD_PID=$VPROCD_PID
+  "$VPROCD" --mountpoint "$MP" --takeover --drain-timeout 10 2>>"$T/vprocd.log" &
+  VPROCD_PID=$!
+  fails=0
+  for _ in 1 2 3 4 5 6 7 8; do
+    [ "$(memof)" = 262144 ] || fails=$((fails + 1))
+    sleep 0.5
+  done
+  gc_eq "reads during --takeover that did not show the limit" 0 "$fails"
+  i=0
+  while [ $i -lt 150 ] && kill -0 "$OLD_PID" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+  gc_check "the old vprocd drained and exited" sh -c "! kill -0 $OLD_PID 2>/dev/null"
+  gc_eq "after the takeover: MemTotal" 262144 "$(memof)"
+  gc_eq "after the takeover: FUSE mounts in the container (none stacked)" 8 \
+    "$(timeout 10 runc --root /run/runc exec vm-restart grep -c fuse /proc/self/mountinfo)"
+  runc --root /run/runc delete -f vm-restart >/dev/null 2>&1
+
   # --- fail-open and fail-closed: vprocd is down ------------------------------------
   section "vprocd stopped: fail-open and fail-closed"
   stop_vprocd
