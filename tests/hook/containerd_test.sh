@@ -60,6 +60,27 @@ vt_eq "createRuntime: online is one CPU" "online=0" "$(echo "$OUT" | grep ^onlin
 ctr_case prestart "{\"prestart\":[$(vc_hook_entry --mountpoint "$MP" --registry-dir "$REG")]}"
 vt_eq "prestart: MemTotal is the 256 MiB limit" 262144 "$(echo "$OUT" | vc_memtotal)"
 
+# A crashed vprocd: a running containerd container is re-attached from the
+# registry by the next vprocd, with nothing containerd-specific.
+id=vproc-ctr-restart-$VT_UNIQ
+vc_bundle "$VT_TMP/$id" "$ROOTFS" \
+  '.linux.resources={"memory":{"limit":209715200}}' '.process.args=["sleep","60"]' \
+  ".hooks={\"createRuntime\":[$(vc_hook_entry --mountpoint "$MP" --registry-dir "$REG")]}"
+vt_on_exit "ctr -a '$SOCK' task kill -s KILL $id; sleep 0.3; ctr -a '$SOCK' task rm -f $id; ctr -a '$SOCK' container rm $id"
+timeout 60 ctr -a "$SOCK" run -d --config "$VT_TMP/$id/config.json" "$id" </dev/null >/dev/null 2>&1
+n=0
+memof() {
+  n=$((n + 1))
+  timeout 20 ctr -a "$SOCK" task exec --exec-id "m$n" "$id" head -n1 /proc/meminfo 2>&1 | vc_memtotal
+}
+vt_eq "detached containerd container: MemTotal is its 200 MiB" 204800 "$(memof)"
+kill -KILL "$VPROCD_PID"
+wait "$VPROCD_PID" 2>/dev/null
+vt_check "after kill -9 of vprocd its reads fail" [ -z "$(memof)" ]
+vt_start_vprocd "$MP" --registry-dir "$REG" || vt_fail "vprocd restarts"
+vt_eq "restarted vprocd re-attached the containerd container: MemTotal" 204800 "$(memof)"
+ctr -a "$SOCK" task kill -s KILL "$id" >/dev/null 2>&1
+
 ctr_case closed "{\"createRuntime\":[$(vc_hook_entry --mountpoint "$VT_TMP/nothing" --fail-closed --registry-dir "$REG")]}"
 vt_check "fail-closed with vprocd down: ctr run fails" [ "$RC" != 0 ]
 vt_check "fail-closed: the reason reaches ctr's output" grep -q "vprocd is not serving" <<<"$OUT"

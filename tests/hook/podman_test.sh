@@ -53,9 +53,19 @@ vt_eq "enable=true: online is one CPU" "online=0" "$(echo "$out" | grep ^online=
 # Registry: an entry while it runs, none after podman removes it (poststop).
 name=vproc-pd-reg-$VT_UNIQ
 "${PODMAN[@]}" run -d --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
-  --name "$name" --annotation vproc.io/enable=true --rootfs "$ROOTFS" /bin/sleep 30 >/dev/null 2>&1
+  --memory 200m --name "$name" --annotation vproc.io/enable=true --rootfs "$ROOTFS" /bin/sleep 30 \
+  >/dev/null 2>&1
 cid=$("${PODMAN[@]}" inspect --format '{{.Id}}' "$name" 2>/dev/null)
 vt_check "registry entry for the running container" [ -f "$REG/containers/${cid:-none}.json" ]
+# A crashed vprocd: the container's files go stale; the next vprocd re-attaches
+# it from the registry, the same way as a runc or containerd container.
+memof() { "${PODMAN[@]}" exec "$name" head -n1 /proc/meminfo 2>&1 | vc_memtotal; }
+vt_eq "detached podman container: MemTotal is its 200 MiB" 204800 "$(memof)"
+kill -KILL "$VPROCD_PID"
+wait "$VPROCD_PID" 2>/dev/null
+vt_check "after kill -9 of vprocd its reads fail" sh -c "! ${PODMAN[*]} exec $name cat /proc/meminfo >/dev/null 2>&1"
+vt_start_vprocd "$MP" --registry-dir "$REG" || vt_fail "vprocd restarts"
+vt_eq "restarted vprocd re-attached the podman container: MemTotal" 204800 "$(memof)"
 "${PODMAN[@]}" rm -f -t 0 "$name" >/dev/null 2>&1
 for i in $(seq 1 50); do [ -e "$REG/containers/$cid.json" ] || break; sleep 0.1; done
 vt_check "registry entry removed at poststop" [ ! -e "$REG/containers/$cid.json" ]

@@ -191,6 +191,8 @@ vt_launch_vprocd() {
   mkdir -p "$mp"
   VT_LAUNCHES=$((VT_LAUNCHES + 1))
   VT_LAUNCHED_LOG="$VT_TMP/vprocd.$VT_LAUNCHES.log"
+  # The test's own registry (as its hooks use), never the machine's /run/vproc.
+  case " $* " in *" --registry-dir "*) ;; *) set -- --registry-dir "$VT_TMP/reg" "$@" ;; esac
   if env --default-signal=INT true 2>/dev/null; then
     env --default-signal=INT "$VPROCD" --mountpoint "$mp" "$@" 2>"$VT_LAUNCHED_LOG" &
   else
