@@ -146,7 +146,7 @@ g++ -std=c++20 -O2 -Wall -Wextra -o "$FLOOR" "$ROOT/bench/fusefloor.cpp" $(pkg-c
 
 # --- servers -------------------------------------------------------------------------------------
 mkdir -p "$TMP/vprocd" "$TMP/lxcfs" "$TMP/floor"
-"$VPROCD" --mountpoint "$TMP/vprocd" 2>"$TMP/vprocd.log" &
+"$VPROCD" --mountpoint "$TMP/vprocd" --registry-dir "$TMP/registry" 2>"$TMP/vprocd.log" &
 VPROCD_PID=$!
 lxcfs -f -l --enable-cfs -p "$TMP/lxcfs.pid" "$TMP/lxcfs" >"$TMP/lxcfs.log" 2>&1 &
 LXCFS_PID=$!
