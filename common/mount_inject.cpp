@@ -289,7 +289,7 @@ std::vector<InjectOutcome> inject_files(
         std::optional<MountInfo> m = mount_of(tfd.get(), mountinfo);
         if (m && m->fstype.rfind("fuse", 0) == 0) {
           rep = classify_fuse_target(tfd.get(), mountinfo, source_devs[i], &o.reason);
-          if (rep == Replace::kAlreadyOurs) o.reason = "already attached to this vprocd";
+          if (rep == Replace::kAlreadyOurs) o.reason = kAlreadyAttached;
         }
       }
       if (tfd && rep == Replace::kNo && o.reason.empty()) o.reason = check_target(tfd.get(), mountinfo);

@@ -34,6 +34,10 @@ struct InjectFile {
 
 enum class InjectStatus { kMounted, kSkipped };
 
+// The skip reason, in replace mode, of a target this vprocd already serves:
+// callers count such a file as attached.
+inline constexpr const char* kAlreadyAttached = "already attached to this vprocd";
+
 struct InjectOutcome {
   std::string target;
   InjectStatus status = InjectStatus::kSkipped;

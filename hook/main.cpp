@@ -2,6 +2,10 @@
 // container's /proc/meminfo etc. See docs/hook.md. Errors are caught here and
 // only here: one clear line (stderr, syslog, optional --log-file) naming the
 // container, exit status by policy (fail-open: 0; fail-closed: 1).
+//
+// `vproc-hook attach --pid PID | --all` (hook/attach_cmd.h) injects into
+// containers that are already running; it reads no stdin, prints one line per
+// container and exits 1 when any of them failed.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -10,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <ctime>
+#include <iostream>
 #include <stdexcept>
 #include <string>
 
@@ -17,8 +22,10 @@
 #include "common/log.h"
 #include "common/sys_error.h"
 #include "hook/attach.h"
+#include "hook/attach_cmd.h"
 #include "hook/plan.h"
 #include "hook/registry.h"
+#include "hook/runtimes.h"
 
 namespace {
 
@@ -29,9 +36,14 @@ struct Options {
   std::string registry_dir = "/run/vproc";
   std::string log_file;
   std::string stage = "create";
+  std::string policy = "opt-out";
   int timeout_ms = 2000;
   bool fail_closed = false;
 };
+
+vproc::hook::Policy policy_of(const Options& opt) {
+  return opt.policy == "opt-in" ? vproc::hook::Policy::kOptIn : vproc::hook::Policy::kOptOut;
+}
 
 std::string g_log_file;
 
@@ -101,7 +113,9 @@ int run(const Options& opt, Deadline deadline, const std::string& state_text, st
   auto cfg_text = vproc::read_file_at(AT_FDCWD, cfg_path);
   if (!cfg_text) throw PlanError(cfg_path + ": does not exist");
   Config cfg = parse_config(*cfg_text);
-  Plan plan = make_plan(st, cfg, opt.mountpoint);
+  // Under opt-in, a container without vproc.io/enable=true ends here, quietly:
+  // the hook may sit in every container's spec.
+  Plan plan = make_plan(st, cfg, opt.mountpoint, policy_of(opt));
   if (!plan.inject) return 0;
 
   RegistryEntry entry;
@@ -148,12 +162,17 @@ namespace {
 
 int hook_main(int argc, char** argv) {
   Options opt;
+  vproc::hook::AttachCommand attach_cmd;
   CLI::App app{
       "vproc-hook: OCI runtime hook that injects vprocd's files into a container.\n"
-      "Reads the OCI state JSON on stdin."};
+      "As a hook (stage create or poststop) it reads the OCI state JSON on stdin;\n"
+      "`vproc-hook attach` injects into containers that are already running."};
   app.set_version_flag("--version", std::string("vproc-hook ") + VPROC_VERSION);
   app.set_config("--config", "/etc/vproc/hook.conf",
                  "Config file (TOML/INI keys as the long options, e.g. fail-closed=true)");
+  // The stage stays a positional (the hooks.d files and every runtime config
+  // say `vproc-hook create` / `vproc-hook poststop`); CLI11 matches a
+  // subcommand name before a positional, so `attach` is never a stage.
   app.add_option("stage", opt.stage,
                  "create (default: inject) or poststop (drop the registry entry)")
       ->check(CLI::IsMember({"create", "poststop"}));
@@ -162,18 +181,66 @@ int hook_main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--registry-dir", opt.registry_dir, "Registry of attached containers")
       ->capture_default_str();
-  app.add_option("--timeout-ms", opt.timeout_ms, "Internal deadline for the whole hook")
+  app.add_option("--timeout-ms", opt.timeout_ms,
+                 "Internal deadline for the whole hook (attach: for each container)")
       ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  app.add_option("--policy", opt.policy,
+                 "opt-out: inject unless vproc.io/enable=false; opt-in: only vproc.io/enable=true")
+      ->check(CLI::IsMember({"opt-in", "opt-out"}))
+      ->envname("VPROC_HOOK_POLICY")
       ->capture_default_str();
   app.add_flag("--fail-closed", opt.fail_closed,
                "Fail container creation when injection fails (default: fail-open)")
       ->envname("VPROC_HOOK_FAIL_CLOSED");
   app.add_option("--log-file", opt.log_file, "Also append log lines to this file");
+
+  CLI::App* attach = app.add_subcommand(
+      "attach",
+      "Inject vprocd's files into running containers (found from the runtimes' state on disk)");
+  attach->fallthrough();  // the hook-wide options above work after `attach` too
+  CLI::Option* pid_opt = attach->add_option("--pid", attach_cmd.pid,
+                                            "A container's init pid, or any pid in the container");
+  pid_opt->check(CLI::Range(1, 1 << 22));
+  CLI::Option* all_opt =
+      attach->add_flag("--all", attach_cmd.all, "Every running container the runtimes recorded");
+  pid_opt->excludes(all_opt);
+  std::string default_roots;
+  for (const std::string& r : vproc::hook::kDefaultRuntimeRoots) {
+    default_roots += (default_roots.empty() ? "" : " ") + r;
+  }
+  attach
+      ->add_option("--runtime-root", attach_cmd.runtime_roots,
+                   "Runtime state directory to scan; repeat for more (replaces the defaults: " +
+                       default_roots + ")")
+      ->allow_extra_args(false);
+  attach->add_flag("--dry-run", attach_cmd.dry_run, "List what would be attached; mount nothing");
   try {
     app.parse(argc, argv);
+    if (*attach && !attach_cmd.all && attach_cmd.pid == 0) {
+      throw CLI::RequiredError("attach: --pid PID or --all");
+    }
+    if (*attach && app.count("stage") != 0) {
+      throw CLI::ValidationError("stage", "a stage (" + opt.stage + ") makes no sense with attach");
+    }
   } catch (const CLI::ParseError& e) {
     // --help/--version exit 0; any usage error is 2, whatever the policy.
     return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  if (*attach) {
+    g_log_file = opt.log_file;
+    vproc::log_to_syslog("vproc-hook");
+    attach_cmd.mountpoint = opt.mountpoint;
+    attach_cmd.registry_dir = opt.registry_dir;
+    attach_cmd.timeout_ms = opt.timeout_ms;
+    attach_cmd.policy = policy_of(opt);
+    try {
+      return vproc::hook::run_attach_command(attach_cmd, std::cout, log);
+    } catch (const std::exception& e) {
+      log(std::string("vproc-hook: attach: ") + e.what());
+      return 1;
+    }
   }
 
   g_log_file = opt.log_file;

@@ -160,7 +160,7 @@ std::string resolve_rootfs(const std::string& bundle, const std::string& root_pa
   return s;
 }
 
-Plan make_plan(const State& s, const Config& c, const std::string& mountpoint) {
+Plan make_plan(const State& s, const Config& c, const std::string& mountpoint, Policy policy) {
   Plan plan;
   auto ann = merged_annotations(s, c);
   auto en = ann.find(kEnable);
@@ -173,6 +173,9 @@ Plan make_plan(const State& s, const Config& c, const std::string& mountpoint) {
       throw PlanError(std::string(kEnable) + ": expected \"true\" or \"false\", got \"" +
                       en->second + "\"");
     }
+  } else if (policy == Policy::kOptIn) {
+    plan.why_not = std::string(kEnable) + " is not set (policy opt-in injects only \"true\")";
+    return plan;
   }
   if (s.pid <= 0) throw PlanError("state: missing \"pid\"");
   plan.rootfs = resolve_rootfs(s.bundle, c.root_path);

@@ -6,7 +6,8 @@
 // status (any; crun says "created" even at prestart), annotations.
 // Config: root.path (absolute, or relative to the bundle), annotations.
 // Policy annotations (state's win over config's for the same key):
-//   vproc.io/enable  "true" | "false"   (absent: inject)
+//   vproc.io/enable  "true" | "false"   (absent: inject under the opt-out
+//                                        policy, skip under opt-in)
 //   vproc.io/files   comma list of names from kKnownFiles, narrowing the set
 #pragma once
 
@@ -31,6 +32,13 @@ struct KnownFile {
 };
 // The set injected by default, in this order.
 extern const std::vector<KnownFile> kKnownFiles;
+
+// What an absent vproc.io/enable means. opt-out (the default): inject; the
+// runtime's registration decides which containers run the hook (hooks.d
+// "when"), and "false" opts one out. opt-in: skip, so that the hook can sit in
+// every container's spec (containerd's base_runtime_spec) and pick the ones
+// annotated "true" itself.
+enum class Policy { kOptOut, kOptIn };
 
 struct State {
   std::string id;
@@ -78,6 +86,7 @@ std::map<std::string, std::string> merged_annotations(const State& s, const Conf
 // root.path resolved against the bundle; lexically normalised.
 std::string resolve_rootfs(const std::string& bundle, const std::string& root_path);
 
-Plan make_plan(const State& s, const Config& c, const std::string& mountpoint);
+Plan make_plan(const State& s, const Config& c, const std::string& mountpoint,
+               Policy policy = Policy::kOptOut);
 
 }  // namespace vproc::hook

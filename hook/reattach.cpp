@@ -107,7 +107,7 @@ ReattachReport reattach_registry(const ReattachOptions& opt) {
         if (o.status == InjectStatus::kMounted) {
           ++rep.files;
           files.push_back(o.target);
-        } else if (o.reason == "already attached to this vprocd") {
+        } else if (o.reason == kAlreadyAttached) {
           files.push_back(o.target);
         } else {
           rep.lines.push_back("container " + e.id + ": skipped " + o.target + ": " + o.reason);

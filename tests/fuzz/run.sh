@@ -46,8 +46,8 @@ if ! can_fuzz; then
 fi
 
 have_hook=0
-[[ -f $src/hook/plan.cpp && -f $src/hook/registry.cpp ]] && have_hook=1
-hook_targets=" oci_state oci_config registry_entry "
+[[ -f $src/hook/plan.cpp && -f $src/hook/registry.cpp && -f $src/hook/runtimes.cpp ]] && have_hook=1
+hook_targets=" oci_state oci_config registry_entry runtime_state "
 
 all=()
 for f in "$here"/*.cpp; do
@@ -82,7 +82,7 @@ flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 # fsd/cgroup (proc_cgroup calls its pure resolve/ancestors), two common files.
 lib_srcs=(common/sys_error.cpp common/io.cpp)
 for f in "$src"/fsd/core/*.cpp "$src"/fsd/cgroup/*.cpp; do lib_srcs+=("${f#"$src"/}"); done
-[[ $have_hook -eq 1 ]] && lib_srcs+=(hook/plan.cpp hook/registry.cpp)
+[[ $have_hook -eq 1 ]] && lib_srcs+=(hook/plan.cpp hook/registry.cpp hook/runtimes.cpp)
 
 mkdir -p "$build/obj" "$build/bin"
 stamp="$cxx $($cxx --version | head -1) ${flags[*]}"
