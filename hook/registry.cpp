@@ -102,7 +102,11 @@ void write_entry(const std::string& registry_dir, const RegistryEntry& e) {
     if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) throw SysError("mkdir", d, errno);
   }
   std::string tmp = dir + "/." + e.id + ".tmp." + std::to_string(::getpid());
-  UniqueFd fd = open_at(AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW);
+  int raw = retry_eintr([&] {
+    return ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  });
+  if (raw < 0) throw SysError("open", tmp, errno);
+  UniqueFd fd(raw);
   try {
     // No fsync: the registry lives on a tmpfs and is meant to vanish at reboot;
     // rename() alone makes the record appear whole or not at all.

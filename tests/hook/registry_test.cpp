@@ -61,6 +61,9 @@ TEST_CASE("registry paths refuse bad ids; write is atomic and removable") {
   e.pid = 1;
   write_entry(dir.string(), e);
   CHECK(std::filesystem::exists(dir / "containers" / "c2.json"));
+  // Owner read/write only, whatever the umask and the stack held.
+  CHECK(std::filesystem::status(dir / "containers" / "c2.json").permissions() ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
   // No temporary left behind.
   CHECK(std::distance(std::filesystem::directory_iterator(dir / "containers"),
                       std::filesystem::directory_iterator{}) == 1);
