@@ -14,8 +14,8 @@ echo "== build (warnings are errors)"
 scripts/build.sh build -DVPROC_WERROR=ON
 echo "== tests"
 # The fuzz targets run once, here: they are built with their own sanitizers.
-# The 60-second isolation run happens in the ASan+UBSan pass below.
-(cd build && VPROC_ISOLATION_SECONDS=20 VPROC_FUZZ_SECONDS=${VPROC_FUZZ_SECONDS:-10} \
+# The longer isolation run happens in the ASan+UBSan pass below.
+(cd build && VPROC_ISOLATION_SECONDS=20 VPROC_FUZZ_SECONDS=${VPROC_FUZZ_SECONDS:-5} \
   ctest --output-on-failure)
 # What the cgroup v2 VM said: its kernel and controllers, and each guest test's
 # result (ctest shows a passing test's output only with -V).
@@ -32,7 +32,10 @@ if [ -z "${VPROC_SKIP_SANITIZE:-}" ]; then
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   # Packaging tests build their own packages from source: once is enough.
-  (cd build-asan && ctest --output-on-failure -LE 'fuzz|packaging')
+  # footprint and lxcfs_crosscheck measure and compare what limits_test
+  # already runs under the sanitizers; they run in the plain pass only.
+  (cd build-asan && VPROC_ISOLATION_SECONDS=30 \
+    ctest --output-on-failure -LE 'fuzz|packaging' -E 'footprint|lxcfs_crosscheck')
   echo "== unit tests with LeakSanitizer"
   ASAN_OPTIONS=detect_leaks=1 build-asan/tests/unit/vproc_unit_tests
 
