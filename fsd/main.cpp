@@ -30,6 +30,7 @@
 #include "fsd/takeover.h"
 #include "fsd/view/view.h"
 #include "hook/reattach.h"
+#include "hook/registry.h"
 
 namespace {
 
@@ -222,8 +223,8 @@ int run(const Config& cfg) {
   std::string mount_at = cfg.mountpoint;
   if (state == MountpointState::kLive) {
     old = read_pid_record(cfg.registry_dir);
-    if (!old || old->mountpoint != cfg.mountpoint || !process_start_time(old->pid) ||
-        *process_start_time(old->pid) != old->start_time) {
+    if (!old || old->mountpoint != cfg.mountpoint ||
+        hook::process_start_time(old->pid) != old->start_time) {
       throw SysError("takeover", cfg.mountpoint,
                      "a vprocd serves there but " + pid_record_path(cfg.registry_dir) +
                          " does not name it (started with another --registry-dir?)");

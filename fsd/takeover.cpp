@@ -24,17 +24,11 @@ std::string pid_record_path(const std::string& registry_dir) {
   return registry_dir + "/vprocd.pid";
 }
 
-std::optional<std::uint64_t> process_start_time(pid_t pid) {
-  auto text = read_file_at(AT_FDCWD, "/proc/" + std::to_string(pid) + "/stat");
-  if (!text) return std::nullopt;
-  return hook::parse_start_time(*text);
-}
-
 void write_pid_record(const std::string& registry_dir, const std::string& mountpoint) {
   if (::mkdir(registry_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     throw SysError("mkdir", registry_dir, errno);
   }
-  auto start = process_start_time(::getpid());
+  auto start = hook::process_start_time(::getpid());
   if (!start) throw SysError("parse", "/proc/self/stat", "no start time");
   std::string text =
       std::to_string(::getpid()) + " " + std::to_string(*start) + " " + mountpoint + "\n";
@@ -102,7 +96,7 @@ bool signal_recorded(const PidRecord& rec, int sig) {
   UniqueFd guard(pidfd);
   // The pidfd pins this process: if the start time matches now, the signal
   // below cannot reach a newcomer that took over the pid.
-  auto start = process_start_time(rec.pid);
+  auto start = hook::process_start_time(rec.pid);
   if (!start || *start != rec.start_time) return false;
   return ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0;
 }

@@ -32,8 +32,6 @@ std::string pid_record_path(const std::string& registry_dir);
 void write_pid_record(const std::string& registry_dir, const std::string& mountpoint);
 // The record, if present and well formed.
 std::optional<PidRecord> read_pid_record(const std::string& registry_dir);
-// Start time (field 22 of /proc/PID/stat) of a live process.
-std::optional<std::uint64_t> process_start_time(pid_t pid);
 
 // The mount id of the top mount at path (statx, never asking a FUSE daemon).
 std::uint64_t mount_id_at(int dirfd, const std::string& path);

@@ -81,19 +81,15 @@ std::string read_stdin(Deadline deadline) {
 }
 
 std::uint64_t start_time_of(int pid) {
-  std::string path = "/proc/" + std::to_string(pid) + "/stat";
-  auto text = vproc::read_file_at(AT_FDCWD, path);
-  if (!text) throw std::runtime_error("container init pid " + std::to_string(pid) + " is gone");
-  auto t = vproc::hook::parse_start_time(*text);
-  if (!t) throw std::runtime_error("cannot parse " + path);
+  auto t = vproc::hook::process_start_time(pid);
+  if (!t) throw std::runtime_error("container init pid " + std::to_string(pid) + " is gone");
   return *t;
 }
 
 std::uint64_t mnt_ns_of(int pid) {
-  struct stat st {};
-  std::string path = "/proc/" + std::to_string(pid) + "/ns/mnt";
-  if (::stat(path.c_str(), &st) != 0) throw vproc::SysError("stat", path, errno);
-  return st.st_ino;
+  auto ns = vproc::hook::mount_ns_inode(pid);
+  if (!ns) throw std::runtime_error("container init pid " + std::to_string(pid) + " is gone");
+  return *ns;
 }
 
 // Returns the exit status.

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 
 #include <ctime>
 #include <exception>
@@ -48,16 +47,15 @@ const std::map<std::string, std::string>& sources_by_target() {
 }  // namespace
 
 bool same_process(int pid, std::uint64_t start_time, std::uint64_t mnt_ns) {
-  if (pid <= 0) return false;
-  std::string base = "/proc/" + std::to_string(pid);
-  auto stat = read_file_at(AT_FDCWD, base + "/stat");
-  if (!stat) return false;
-  auto t = parse_start_time(*stat);
-  if (!t || *t != start_time) return false;
-  if (mnt_ns == 0) return true;
-  struct stat st {};
-  if (::stat((base + "/ns/mnt").c_str(), &st) != 0) return false;
-  return st.st_ino == mnt_ns;
+  try {
+    auto t = process_start_time(pid);
+    if (!t || *t != start_time) return false;
+    if (mnt_ns == 0) return true;
+    auto ns = mount_ns_inode(pid);
+    return ns && *ns == mnt_ns;
+  } catch (const std::exception&) {
+    return false;  // unreadable: not provably the same process
+  }
 }
 
 ReattachReport reattach_registry(const ReattachOptions& opt) {

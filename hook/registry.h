@@ -33,6 +33,12 @@ RegistryEntry parse_entry(std::string_view json);  // throws PlanError
 // spaces and parentheses, so fields are counted after the last ')'.
 std::optional<std::uint64_t> parse_start_time(std::string_view stat_line);
 
+// Identity of a live process, as a registry record holds it: its start time
+// and the inode of its mount namespace; nullopt when it is gone. Throws
+// SysError when /proc says something unexpected.
+std::optional<std::uint64_t> process_start_time(int pid);
+std::optional<std::uint64_t> mount_ns_inode(int pid);
+
 std::string entry_path(const std::string& registry_dir, const std::string& id);
 // Creates REGISTRY_DIR/containers (0700) as needed; writes atomically. Throws SysError.
 void write_entry(const std::string& registry_dir, const RegistryEntry& e);

@@ -229,25 +229,4 @@ std::optional<size_t> match_pid(const std::vector<LiveContainer>& live, int pid,
   return std::nullopt;
 }
 
-std::optional<std::uint64_t> process_start_time(int pid) {
-  if (pid <= 0) return std::nullopt;
-  std::string path = "/proc/" + std::to_string(pid) + "/stat";
-  auto text = read_file_at(AT_FDCWD, path);
-  if (!text) return std::nullopt;
-  auto t = parse_start_time(*text);
-  if (!t) throw SysError("parse", path, "no start time");
-  return t;
-}
-
-std::optional<std::uint64_t> mount_ns_inode(int pid) {
-  if (pid <= 0) return std::nullopt;
-  struct stat st {};
-  std::string path = "/proc/" + std::to_string(pid) + "/ns/mnt";
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT || errno == ESRCH) return std::nullopt;
-    throw SysError("stat", path, errno);
-  }
-  return st.st_ino;
-}
-
 }  // namespace vproc::hook

@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "hook/registry.h"
+
 namespace vproc::hook {
 
 // The roots `attach` scans when none is given on the command line. Each may
@@ -83,9 +85,5 @@ struct LiveContainer {
 // process started by `runc exec`, or any descendant of the init).
 std::optional<size_t> match_pid(const std::vector<LiveContainer>& live, int pid,
                                 std::uint64_t mnt_ns);
-
-// Identity of a live process; nullopt when it is gone.
-std::optional<std::uint64_t> process_start_time(int pid);
-std::optional<std::uint64_t> mount_ns_inode(int pid);
 
 }  // namespace vproc::hook
