@@ -268,27 +268,8 @@ else
 fi
 
 if command -v containerd >/dev/null && command -v ctr >/dev/null; then
-  CD=$VT_TMP/containerd
-  SOCK=$CD/containerd.sock
-  mkdir -p "$CD"
-  cat >"$CD/config.toml" <<TOML
-version = 2
-root = "$CD/root"
-state = "$CD/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$SOCK.ttrpc"
-[debug]
-  address = "$CD/debug.sock"
-[metrics]
-  address = ""
-TOML
-  containerd --config "$CD/config.toml" >"$CD/log" 2>&1 &
-  CD_PID=$!
-  vt_on_exit "kill $CD_PID; wait $CD_PID; umount -R '$CD/state' '$CD/root'"
-  for i in $(seq 1 100); do ctr -a "$SOCK" version >/dev/null 2>&1 && break; sleep 0.1; done
+  SOCK=$VT_TMP/containerd/containerd.sock
+  vc_start_containerd "$VT_TMP/containerd" || true
   id=vproc-att-ctr-$VT_UNIQ
   vc_bundle "$VT_TMP/$id" "$ROOTFS" '.linux.resources={"memory":{"limit":117440512}}' \
     '.process.args=["sleep","1000"]'

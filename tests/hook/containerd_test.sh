@@ -16,28 +16,9 @@ vt_start_vprocd "$MP" || { vt_fail "vprocd starts"; vt_finish; exit; }
 ROOTFS=$VT_TMP/rootfs
 vc_rootfs "$ROOTFS"
 
-CD=$VT_TMP/containerd
-SOCK=$CD/containerd.sock
-mkdir -p "$CD"
-cat > "$CD/config.toml" <<TOML
-version = 2
-root = "$CD/root"
-state = "$CD/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$SOCK.ttrpc"
-[debug]
-  address = "$CD/debug.sock"
-[metrics]
-  address = ""
-TOML
-containerd --config "$CD/config.toml" >"$CD/log" 2>&1 &
-CD_PID=$!
-vt_on_exit "kill $CD_PID; wait $CD_PID; umount -R '$CD/state' '$CD/root'"
-for i in $(seq 1 100); do ctr -a "$SOCK" version >/dev/null 2>&1 && break; sleep 0.1; done
-ctr -a "$SOCK" version >/dev/null 2>&1 || { vt_fail "containerd starts: $(tail -n5 "$CD/log")"; vt_finish; exit; }
+SOCK=$VT_TMP/containerd/containerd.sock
+vc_start_containerd "$VT_TMP/containerd" 2>"$VT_TMP/containerd.err" ||
+  { vt_fail "containerd starts: $(cat "$VT_TMP/containerd.err")"; vt_finish; exit; }
 
 # ctr_case NAME HOOKS-JSON -> OUT, RC
 ctr_case() {

@@ -77,3 +77,33 @@ vc_host_mounts() {
 # Value of MemTotal (kB) in a meminfo text on stdin.
 vc_memtotal() { awk '/^MemTotal:/ {print $2}'; }
 vc_host_memtotal() { vc_memtotal < /proc/meminfo; }
+
+# vc_start_containerd DIR: a containerd of the test's own (private config,
+# root, state and sockets under DIR; CRI off), stopped by the exit trap.
+# Sets VC_CTR_SOCK; returns non-zero (with the log's tail on stderr) when it
+# does not answer within 10 s.
+vc_start_containerd() {
+  local cd=$1 pid i
+  VC_CTR_SOCK=$cd/containerd.sock
+  mkdir -p "$cd"
+  cat >"$cd/config.toml" <<TOML
+version = 2
+root = "$cd/root"
+state = "$cd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$VC_CTR_SOCK"
+[ttrpc]
+  address = "$VC_CTR_SOCK.ttrpc"
+[debug]
+  address = "$cd/debug.sock"
+[metrics]
+  address = ""
+TOML
+  containerd --config "$cd/config.toml" >"$cd/log" 2>&1 &
+  pid=$!
+  vt_on_exit "kill $pid; wait $pid; umount -R '$cd/state' '$cd/root'"
+  for i in $(seq 1 100); do ctr -a "$VC_CTR_SOCK" version >/dev/null 2>&1 && return 0; sleep 0.1; done
+  tail -n5 "$cd/log" >&2
+  return 1
+}
