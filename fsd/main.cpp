@@ -25,6 +25,7 @@
 #include "common/sys_error.h"
 #include "common/unique_fd.h"
 #include "fsd/fuse/fs.h"
+#include "fsd/fuse/uring.h"
 #include "fsd/mountpoint.h"
 #include "fsd/sandbox.h"
 #include "fsd/takeover.h"
@@ -56,6 +57,7 @@ struct Config {
   bool detach = false;
   bool no_reattach = false;
   double drain_timeout = 30.0;
+  std::string io_uring = "auto";
 };
 
 // Set by SIGUSR2: a successor has taken over; drain and exit.
@@ -266,6 +268,9 @@ int run(const Config& cfg) {
     own_root = open_at(AT_FDCWD, cfg.mountpoint, O_PATH | O_DIRECTORY);
   }
   const std::uint64_t own_mount = mount_id_at(own_root.get(), "");
+  // Before the first request (INIT) is read and before the sandbox.
+  std::unique_ptr<fuse::UringTransport> uring =
+      fuse::UringTransport::prepare(se.get(), fuse::parse_uring_mode(cfg.io_uring));
   write_pid_record(cfg.registry_dir, cfg.mountpoint);
   log_line("vprocd: serving " + cfg.mountpoint);
 
@@ -299,6 +304,7 @@ int run(const Config& cfg) {
     load_seccomp_filter(build_seccomp_filter());
   }
   views.start_sampler();
+  if (uring) uring->start();
 
   // Housekeeping: reap the attacher, and once taken over, leave when drained.
   const pid_t main_tid = static_cast<pid_t>(::syscall(SYS_gettid));
@@ -353,6 +359,7 @@ int run(const Config& cfg) {
   int rc = fuse_session_loop_mt(se.get(), loop.get());
   stop.store(true);
   keeper.join();
+  if (uring) uring->stop();
 
   fuse_remove_signal_handlers(se.get());
   if (handed_over.load()) {
@@ -417,6 +424,11 @@ int main(int argc, char** argv) {
   app.add_option("--drain-timeout", cfg.drain_timeout,
                  "seconds a taken-over vprocd keeps serving files still open")
       ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--io-uring", cfg.io_uring,
+                 "FUSE over io_uring (Linux >= 6.14): auto = when the fuse module's "
+                 "enable_uring is on; on = turn enable_uring on if needed; off = /dev/fuse only")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   app.set_config("--config", "/etc/vproc/vprocd.conf",
                  "config file: the long options as keys (e.g. cpu-view = \"cpuset\")");
