@@ -7,9 +7,15 @@
 // and this floor is vprocd's own work (caller lookup, cgroup reads, rendering); the floor itself
 // is the price of the FUSE round trips (OPEN, READ, READ at EOF, RELEASE) on this machine.
 //
-//   fusefloor MOUNTPOINT     foreground; SIGTERM/SIGINT unmount and exit
+// With --io-uring, requests come through vprocd's FUSE-over-io_uring transport
+// (fsd/fuse/uring.cpp, when the fuse module's enable_uring is on): the floor of
+// that transport.
+//
+//   fusefloor MOUNTPOINT [--io-uring]   foreground; SIGTERM/SIGINT unmount and exit
 #define FUSE_USE_VERSION 312
 #include <fuse3/fuse_lowlevel.h>
+
+#include "fsd/fuse/uring.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -18,6 +24,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 
 namespace {
@@ -91,8 +98,9 @@ void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: fusefloor MOUNTPOINT\n");
+  const bool uring = argc == 3 && std::strcmp(argv[2], "--io-uring") == 0;
+  if (argc != 2 && !uring) {
+    std::fprintf(stderr, "usage: fusefloor MOUNTPOINT [--io-uring]\n");
     return 2;
   }
   int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
@@ -111,15 +119,26 @@ int main(int argc, char** argv) {
   char* args_v[] = {arg0, nullptr};
   fuse_args args = FUSE_ARGS_INIT(1, args_v);
   fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, nullptr);
+  if (uring && !vproc::fuse::UringTransport::kernel_allows(vproc::fuse::UringMode::kAuto)) {
+    std::fprintf(stderr, "fusefloor: FUSE over io_uring is not available\n");
+    return 1;
+  }
   if (!se || fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, argv[1]) != 0) {
     std::fprintf(stderr, "fusefloor: cannot mount %s\n", argv[1]);
     return 1;
+  }
+  std::unique_ptr<vproc::fuse::UringTransport> ring;
+  if (uring) {
+    ring = vproc::fuse::UringTransport::prepare(se, vproc::fuse::UringMode::kAuto);
+    if (!ring) return 1;
+    ring->start();
   }
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, 8);
   fuse_loop_cfg_set_idle_threads(cfg, 8);  // keep workers: no thread churn per request
   int rc = fuse_session_loop_mt(se, cfg);
   fuse_loop_cfg_destroy(cfg);
+  if (ring) ring->stop();
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);

@@ -32,9 +32,14 @@
 #      vproc-hook (createRuntime + poststop), 256 MiB / 1 CPU limits; round 0 is warm-up.
 #   5. idle: server CPU over 30 s while the 1000 sleepers stay attached but stop reading
 #      (loadavg on: the sampler tracks their cgroups).
-#   7. (run before 6) the FUSE floor: bench/fusefloor.cpp, a minimal libfuse server of a static
-#      meminfo with the same round trips, against vprocd's meminfo: vprocd's own work vs the
-#      price of the protocol.
+#   7. (run before 6) transports: bench/fusefloor.cpp, a minimal libfuse server of a static
+#      meminfo with the same round trips, over /dev/fuse and over io_uring, against vprocd over
+#      each (a second vprocd runs with --io-uring off): vprocd's own work vs the price of the
+#      protocol, and what the io_uring transport is worth.
+#
+# The vprocd of sections 1-6 runs with --io-uring on where the kernel has FUSE over io_uring
+# (Linux >= 6.14): that turns the fuse module's enable_uring on for the run; the harness puts
+# the value it found back at exit.
 #   6. syscalls per open made by each server (strace -c -f, 300 opens of one file), when strace
 #      is installed: where the server's time goes, and a check that an optimisation removed
 #      what it meant to remove.
@@ -78,6 +83,11 @@ log() { printf '[bench %s] %s\n' "$(date -u +%T)" "$*" >&2; }
 # --- cleanup: only what this run created -------------------------------------------------------
 TMP=$(mktemp -d /tmp/vproc-bench.XXXXXX)
 VPROCD_PID=""; LXCFS_PID=""; FLOOR_PID=""; SCALE_PID=""; RUNC_IDS=()
+VPROCD_DEV_PID=""; FLOORU_PID=""
+# FUSE over io_uring is a fuse module switch (enable_uring): the run turns it on
+# for its servers and puts back what it found.
+URING_KNOB=/sys/module/fuse/parameters/enable_uring
+URING_ORIG=$(cat "$URING_KNOB" 2>/dev/null || true)
 
 our_cgroups() { ls -d "$CGROOT"/*/"$UNIQ"-* 2>/dev/null || true; }
 
@@ -111,6 +121,9 @@ cleanup() {
   stop_server "$VPROCD_PID" "$TMP/vprocd"
   stop_server "$LXCFS_PID" "$TMP/lxcfs"
   stop_server "$FLOOR_PID" "$TMP/floor"
+  stop_server "$VPROCD_DEV_PID" "$TMP/vprocd-dev"
+  stop_server "$FLOORU_PID" "$TMP/floor-uring"
+  [ -n "$URING_ORIG" ] && echo "$URING_ORIG" >"$URING_KNOB" 2>/dev/null
   sleep 0.2
   # Memory cgroups can stay busy for a moment after their last task exits: retry in rounds.
   for i in $(seq 1 60); do
@@ -120,8 +133,10 @@ cleanup() {
     [ -z "$(our_cgroups)" ] || sleep 0.5
   done
   [ -z "$(our_cgroups)" ] || echo "bench: could not remove: $(our_cgroups | tr '\n' ' ')" >&2
-  mountpoint -q "$TMP/vprocd" 2>/dev/null || mountpoint -q "$TMP/lxcfs" 2>/dev/null ||
-    mountpoint -q "$TMP/floor" 2>/dev/null || rm -rf "$TMP"
+  for d in vprocd lxcfs floor vprocd-dev floor-uring; do
+    mountpoint -q "$TMP/$d" 2>/dev/null && return
+  done
+  rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -142,21 +157,46 @@ RB=$TMP/readbench
 g++ -std=c++20 -O2 -Wall -Wextra -o "$RB" "$ROOT/bench/readbench.cpp"
 FLOOR=$TMP/fusefloor
 # shellcheck disable=SC2046
-g++ -std=c++20 -O2 -Wall -Wextra -o "$FLOOR" "$ROOT/bench/fusefloor.cpp" $(pkg-config --cflags --libs fuse3)
+g++ -std=c++20 -O2 -Wall -Wextra -I"$ROOT" -o "$FLOOR" "$ROOT/bench/fusefloor.cpp" \
+  "$ROOT/fsd/fuse/uring.cpp" "$ROOT"/common/{io,log,sys_error}.cpp -DFUSE_USE_VERSION=312 \
+  $(pkg-config --cflags --libs fuse3) -pthread
 
 # --- servers -------------------------------------------------------------------------------------
-mkdir -p "$TMP/vprocd" "$TMP/lxcfs" "$TMP/floor"
-"$VPROCD" --mountpoint "$TMP/vprocd" --registry-dir "$TMP/registry" 2>"$TMP/vprocd.log" &
+mkdir -p "$TMP/vprocd" "$TMP/lxcfs" "$TMP/floor" "$TMP/vprocd-dev" "$TMP/floor-uring"
+# The vprocd under test: io_uring where the kernel has it (--io-uring on turns
+# enable_uring on). A second vprocd on /dev/fuse and two floors (section 7)
+# show what the transport is worth.
+URING_MODE=auto
+[ -n "$URING_ORIG" ] && URING_MODE=on
+"$VPROCD" --mountpoint "$TMP/vprocd" --registry-dir "$TMP/registry" --io-uring "$URING_MODE" \
+  2>"$TMP/vprocd.log" &
 VPROCD_PID=$!
+for i in $(seq 1 100); do [ -r "$TMP/vprocd/proc/meminfo" ] && break; sleep 0.1; done
+[ -r "$TMP/vprocd/proc/meminfo" ] || { cat "$TMP/vprocd.log" >&2; echo "bench: vprocd did not serve" >&2; exit 1; }
+"$VPROCD" --mountpoint "$TMP/vprocd-dev" --registry-dir "$TMP/registry-dev" --io-uring off \
+  2>"$TMP/vprocd-dev.log" &
+VPROCD_DEV_PID=$!
 lxcfs -f -l --enable-cfs -p "$TMP/lxcfs.pid" "$TMP/lxcfs" >"$TMP/lxcfs.log" 2>&1 &
 LXCFS_PID=$!
 "$FLOOR" "$TMP/floor" 2>"$TMP/floor.log" &
 FLOOR_PID=$!
+FL_SRC=(floor vprocd-dev vprocd)
+if [ -n "$URING_ORIG" ]; then
+  "$FLOOR" "$TMP/floor-uring" --io-uring 2>"$TMP/floor-uring.log" &
+  FLOORU_PID=$!
+  FL_SRC=(floor floor-uring vprocd-dev vprocd)
+fi
 for i in $(seq 1 100); do
-  [ -r "$TMP/vprocd/proc/meminfo" ] && [ -r "$TMP/lxcfs/proc/meminfo" ] && [ -r "$TMP/floor/meminfo" ] && break
+  [ -r "$TMP/lxcfs/proc/meminfo" ] && [ -r "$TMP/floor/meminfo" ] && [ -r "$TMP/vprocd-dev/proc/meminfo" ] &&
+    { [ -z "$FLOORU_PID" ] || [ -r "$TMP/floor-uring/meminfo" ]; } && break
   sleep 0.1
 done
-[ -r "$TMP/vprocd/proc/meminfo" ] || { cat "$TMP/vprocd.log" >&2; echo "bench: vprocd did not serve" >&2; exit 1; }
+if grep -q "io_uring: on" "$TMP/vprocd.log"; then
+  TRANSPORT="FUSE over io_uring ($(sed -n 's/.*io_uring: on, \([0-9]*\) rings.*/\1/p' "$TMP/vprocd.log") rings, one per CPU)"
+else
+  TRANSPORT="/dev/fuse ($(sed -n 's/.*io_uring: off (\(.*\)); .*/\1/p' "$TMP/vprocd.log"))"
+fi
+log "vprocd transport: $TRANSPORT"
 [ -r "$TMP/lxcfs/proc/meminfo" ] || { cat "$TMP/lxcfs.log" >&2; echo "bench: lxcfs did not serve" >&2; exit 1; }
 
 path_of() {  # path_of SOURCE FILE
@@ -238,27 +278,30 @@ for f in "${TPUT_FILES[@]}"; do
   done
 done
 
-# --- 7. FUSE floor: a minimal libfuse server (bench/fusefloor.cpp) vs vprocd, meminfo ------------
-log "7. FUSE floor vs vprocd, meminfo"
+# --- 7. transports and floors: meminfo from minimal libfuse servers and from vprocd, each over
+# /dev/fuse and over io_uring ---------------------------------------------------------------------
+log "7. FUSE floors vs vprocd, /dev/fuse and io_uring, meminfo"
 declare -A FL=()
+fl_path() { case $1 in floor*) echo "$TMP/$1/meminfo" ;; *) echo "$TMP/$1/proc/meminfo" ;; esac; }
 line=$("$RB" lat --cgroot "$CGROOT" --cg "$UNIQ-lat" --iters "$LAT_ITERS" --warmup 100 --batch 50 \
-  "$TMP/floor/meminfo" "$(path_of vprocd meminfo)" /proc/meminfo)
-FL[floor,med]=$(grep -F "$TMP/floor/meminfo " <<<"$line" | field median_ns)
-FL[floor,p99]=$(grep -F "$TMP/floor/meminfo " <<<"$line" | field p99_ns)
-FL[vprocd,med]=$(grep -F "$(path_of vprocd meminfo) " <<<"$line" | field median_ns)
-FL[vprocd,p99]=$(grep -F "$(path_of vprocd meminfo) " <<<"$line" | field p99_ns)
+  $(for src in "${FL_SRC[@]}"; do fl_path "$src"; done) /proc/meminfo)
+for src in "${FL_SRC[@]}"; do
+  FL[$src,med]=$(grep -F "$(fl_path "$src") " <<<"$line" | field median_ns)
+  FL[$src,p99]=$(grep -F "$(fl_path "$src") " <<<"$line" | field p99_ns)
+done
 FL[native,med]=$(grep -F "/proc/meminfo " <<<"$line" | grep -v "$TMP" | field median_ns)
 for n in "${TPUT_PROCS[@]}"; do
-  for src in floor vprocd; do FL[$src,$n]=0; done
+  for src in "${FL_SRC[@]}"; do FL[$src,$n]=0; done
   for r in $(seq 1 "$TPUT_ROUNDS"); do
-    for src in floor vprocd; do
-      if [ $src = floor ]; then p=$TMP/floor/meminfo; else p=$(path_of vprocd meminfo); fi
-      out=$("$RB" tput --cgroot "$CGROOT" --cg "$UNIQ-tp" --procs "$n" --secs "$seg" "$p")
+    for src in "${FL_SRC[@]}"; do
+      out=$("$RB" tput --cgroot "$CGROOT" --cg "$UNIQ-tp" --procs "$n" --secs "$seg" "$(fl_path "$src")")
       FL[$src,$n]=$(awk -v a="${FL[$src,$n]}" -v b="$(field reads_per_s <<<" $out")" -v r="$TPUT_ROUNDS" 'BEGIN {printf "%.0f", a + b / r}')
     done
   done
 done
-log "  floor $(us ${FL[floor,med]}) us, vprocd $(us ${FL[vprocd,med]}) us (median); x1/x4/x16 floor ${FL[floor,1]}/${FL[floor,4]}/${FL[floor,16]}, vprocd ${FL[vprocd,1]}/${FL[vprocd,4]}/${FL[vprocd,16]} reads/s"
+for src in "${FL_SRC[@]}"; do
+  log "  $src: $(us ${FL[$src,med]}) us median; x1/x4/x16 ${FL[$src,1]}/${FL[$src,4]}/${FL[$src,16]} reads/s"
+done
 
 # --- 6. syscalls per open (strace -c -f on the server) ---------------------------------------------
 SYSC_ITERS=300
@@ -390,7 +433,7 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "- Date: $DATE; vproc $GIT (Release)"
   echo "- Machine: $(nproc) CPUs, $CPU_MODEL, kernel $(uname -r), $(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
   echo "- Host load average at start: $LOAD_START; at end: $LOAD_END (other work on the host adds noise; ratios are from the same run, sources interleaved)"
-  echo "- lxcfs $(lxcfs --version 2>&1 | tail -n1) with \`-l --enable-cfs\`; vprocd with defaults (loadavg on)"
+  echo "- lxcfs $(lxcfs --version 2>&1 | tail -n1) with \`-l --enable-cfs\`; vprocd with defaults (loadavg on) and \`--io-uring $URING_MODE\`: $TRANSPORT"
   echo "- Readers: each in its own v1 cgroup, memory 256 MiB, cpu quota 1 CPU; both virtualizers show MemTotal 262144 kB"
   echo "- Command (as root, in the checkout): \`$CMD\`"
   echo
@@ -448,20 +491,21 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "|---|---|---|"
     for s in vprocd lxcfs; do for f in meminfo stat loadavg online; do echo "| $s | $f | ${SYS[$s,$f]} |"; done; done
     echo
-    echo "For a FUSE server, \`read\`/\`writev\` on /dev/fuse count the requests (OPEN, READ, READ at EOF, RELEASE); lxcfs's count also includes its own file reads."
+    echo "For a FUSE server, \`read\`/\`writev\` on /dev/fuse count the requests (OPEN, READ, READ at EOF, RELEASE); over io_uring one \`io_uring_enter\` commits a reply and waits for the next request. lxcfs's count also includes its own file reads."
   fi
   echo
-  echo "## 7. FUSE floor: vprocd vs a minimal libfuse server of a static meminfo (same round trips)"
+  echo "## 7. Transports: minimal FUSE servers (floors) and vprocd, over /dev/fuse and over io_uring, meminfo"
   echo
-  echo "| meminfo | native | FUSE floor | vprocd | vprocd/floor |"
-  echo "|---|---:|---:|---:|---:|"
-  echo "| latency median (µs) | $(us ${FL[native,med]}) | $(us ${FL[floor,med]}) | $(us ${FL[vprocd,med]}) | $(ratio ${FL[vprocd,med]} ${FL[floor,med]}) |"
-  echo "| latency p99 (µs) | | $(us ${FL[floor,p99]}) | $(us ${FL[vprocd,p99]}) | $(ratio ${FL[vprocd,p99]} ${FL[floor,p99]}) |"
+  echo "| meminfo | native | floor /dev/fuse | floor io_uring | vprocd /dev/fuse | vprocd io_uring | vprocd: io_uring / /dev/fuse |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  flu() { if [ -n "${FL[floor-uring,$1]:-}" ]; then $2 "${FL[floor-uring,$1]}"; else echo -; fi; }
+  echo "| latency median (µs) | $(us ${FL[native,med]}) | $(us ${FL[floor,med]}) | $(flu med us) | $(us ${FL[vprocd-dev,med]}) | $(us ${FL[vprocd,med]}) | $(ratio ${FL[vprocd,med]} ${FL[vprocd-dev,med]}) |"
+  echo "| latency p99 (µs) | | $(us ${FL[floor,p99]}) | $(flu p99 us) | $(us ${FL[vprocd-dev,p99]}) | $(us ${FL[vprocd,p99]}) | $(ratio ${FL[vprocd,p99]} ${FL[vprocd-dev,p99]}) |"
   for n in "${TPUT_PROCS[@]}"; do
-    echo "| reads/s, $n reader(s) | | ${FL[floor,$n]} | ${FL[vprocd,$n]} | $(ratio ${FL[vprocd,$n]} ${FL[floor,$n]}) |"
+    echo "| reads/s, $n reader(s) | | ${FL[floor,$n]} | $(flu "$n" echo) | ${FL[vprocd-dev,$n]} | ${FL[vprocd,$n]} | $(ratio ${FL[vprocd,$n]} ${FL[vprocd-dev,$n]}) |"
   done
   echo
-  echo "The floor (bench/fusefloor.cpp: libfuse 3 low-level, direct_io, per-open copy of a fixed text, 8 kept worker threads) pays OPEN, READ, READ at EOF and RELEASE and does nothing else: what vprocd spends above it is its own work; the floor itself is the cost of the round trips, which only fewer round trips (e.g. passthrough) can cut."
+  echo "The floors (bench/fusefloor.cpp: libfuse 3 low-level, direct_io, a per-open copy of a fixed text, 8 kept worker threads; with \`--io-uring\` through vprocd's ring transport) pay OPEN, READ, READ at EOF and RELEASE and do nothing else: what vprocd spends above the floor of its transport is its own work. \"vprocd io_uring\" is the vprocd of sections 1-6 ($TRANSPORT); \"vprocd /dev/fuse\" is the same binary with \`--io-uring off\`. Over /dev/fuse a request usually wakes a worker on the other CPU; over io_uring it goes to the ring of the reader's CPU, whose thread is pinned there."
   echo
   echo "## Goals (issue 5)"
   echo

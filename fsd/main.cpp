@@ -253,6 +253,8 @@ int run(const Config& cfg) {
   if (fuse_set_signal_handlers(se.get()) != 0) {
     throw SysError("fuse_set_signal_handlers", "", errno);
   }
+  const fuse::UringMode uring_mode = fuse::parse_uring_mode(cfg.io_uring);
+  const bool uring_allowed = fuse::UringTransport::kernel_allows(uring_mode);
   if (fuse_session_mount(se.get(), mount_at.c_str()) != 0) {
     fuse_remove_signal_handlers(se.get());
     if (mount_at != cfg.mountpoint) ::rmdir(mount_at.c_str());
@@ -269,8 +271,8 @@ int run(const Config& cfg) {
   }
   const std::uint64_t own_mount = mount_id_at(own_root.get(), "");
   // Before the first request (INIT) is read and before the sandbox.
-  std::unique_ptr<fuse::UringTransport> uring =
-      fuse::UringTransport::prepare(se.get(), fuse::parse_uring_mode(cfg.io_uring));
+  std::unique_ptr<fuse::UringTransport> uring;
+  if (uring_allowed) uring = fuse::UringTransport::prepare(se.get(), uring_mode);
   write_pid_record(cfg.registry_dir, cfg.mountpoint);
   log_line("vprocd: serving " + cfg.mountpoint);
 

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <condition_variable>
 #include <cstddef>
@@ -83,6 +84,7 @@ class Ring {
     sqes_len_ = p.sq_entries * 2 * sizeof(io_uring_sqe);  // SQE128: two slots each
     sqes_ = map(sqes_len_, IORING_OFF_SQES);
     auto at = [&](uint32_t off) { return reinterpret_cast<unsigned*>(ring_ + off); };
+    sq_head_ = at(p.sq_off.head);
     sq_tail_ = at(p.sq_off.tail);
     sq_mask_ = *at(p.sq_off.ring_mask);
     sq_array_ = at(p.sq_off.array);
@@ -113,7 +115,8 @@ class Ring {
 
   // A zeroed SQE at the tail, or nullptr when the submission queue is full.
   io_uring_sqe* next_sqe() {
-    if (queued_ >= sq_entries_) return nullptr;
+    const unsigned unsubmitted = *sq_tail_ - __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE);
+    if (unsubmitted + queued_ >= sq_entries_) return nullptr;
     unsigned tail = *sq_tail_ + queued_;
     unsigned idx = tail & sq_mask_;
     auto* sqe = reinterpret_cast<io_uring_sqe*>(sqes_ + idx * 2 * sizeof(io_uring_sqe));
@@ -123,12 +126,13 @@ class Ring {
     return sqe;
   }
 
-  // Submits what is queued and waits for at least one completion.
-  // Returns 0 or -errno (EINTR, EAGAIN and EBUSY are retried by the caller).
+  // Submits what is queued (and whatever an earlier failed call left) and
+  // waits for at least one completion. Returns 0 or -errno.
   int submit_and_wait() {
-    __atomic_store_n(sq_tail_, *sq_tail_ + queued_, __ATOMIC_RELEASE);
-    unsigned to_submit = queued_;
+    const unsigned tail = *sq_tail_ + queued_;
+    __atomic_store_n(sq_tail_, tail, __ATOMIC_RELEASE);
     queued_ = 0;
+    const unsigned to_submit = tail - __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE);
     long n = ::syscall(__NR_io_uring_enter, fd_.get(), to_submit, 1, IORING_ENTER_GETEVENTS,
                        nullptr, 0);
     if (n < 0) return -errno;
@@ -161,6 +165,7 @@ class Ring {
   size_t ring_len_ = 0;
   char* sqes_ = nullptr;
   size_t sqes_len_ = 0;
+  unsigned* sq_head_ = nullptr;
   unsigned* sq_tail_ = nullptr;
   unsigned sq_mask_ = 0;
   unsigned* sq_array_ = nullptr;
@@ -242,6 +247,7 @@ struct UringTransport::Impl {
 
   std::atomic<uint64_t> served{0};
   std::atomic<bool> register_failed_logged{false};
+  std::atomic<bool> enter_failed_logged{false};
 
   void decide(bool grant, size_t payload) {
     {
@@ -371,36 +377,49 @@ UringTransport::~UringTransport() {
   if (g_impl == impl_.get()) g_impl = nullptr;
 }
 
-std::unique_ptr<UringTransport> UringTransport::prepare(fuse_session* se, UringMode mode) {
-  if (mode == UringMode::kOff) return nullptr;
-  auto unavailable = [&](const std::string& why) -> std::unique_ptr<UringTransport> {
-    if (mode == UringMode::kOn) throw SysError("io_uring", "", why);
-    log_line("vprocd: io_uring: off (" + why + "); serving through /dev/fuse");
-    return nullptr;
-  };
+namespace {
+
+std::nullptr_t unavailable(UringMode mode, const std::string& why) {
+  if (mode == UringMode::kOn) throw SysError("io_uring", "", why);
+  log_line("vprocd: io_uring: off (" + why + "); serving through /dev/fuse");
+  return nullptr;
+}
+
+}  // namespace
+
+bool UringTransport::kernel_allows(UringMode mode) {
+  if (mode == UringMode::kOff) return false;
   std::optional<std::string> knob;
   try {
     knob = read_file_at(AT_FDCWD, kEnableKnob);
   } catch (const std::exception&) {
   }
   if (!knob) {
-    return unavailable("this kernel has no FUSE over io_uring: Linux >= 6.14 with "
-                       "CONFIG_FUSE_IO_URING");
+    unavailable(mode, "this kernel has no FUSE over io_uring: Linux >= 6.14 with "
+                      "CONFIG_FUSE_IO_URING");
+    return false;
   }
-  if (knob->empty() || (*knob)[0] != 'Y') {
-    if (mode != UringMode::kOn) return unavailable(std::string(kEnableKnob) + " is N");
-    try {
-      UniqueFd fd = open_at(AT_FDCWD, kEnableKnob, O_WRONLY);
-      write_all(fd.get(), "Y\n", kEnableKnob);
-    } catch (const std::exception& e) {
-      return unavailable(std::string("cannot turn on ") + kEnableKnob + ": " + e.what());
-    }
-    log_line(std::string("vprocd: io_uring: turned on ") + kEnableKnob);
+  if (!knob->empty() && (*knob)[0] == 'Y') return true;
+  if (mode != UringMode::kOn) {
+    unavailable(mode, std::string(kEnableKnob) + " is N");
+    return false;
   }
+  try {
+    UniqueFd fd = open_at(AT_FDCWD, kEnableKnob, O_WRONLY);
+    write_all(fd.get(), "Y\n", kEnableKnob);
+  } catch (const std::exception& e) {
+    unavailable(mode, std::string("cannot turn on ") + kEnableKnob + ": " + e.what());
+    return false;
+  }
+  log_line(std::string("vprocd: io_uring: turned on ") + kEnableKnob);
+  return true;
+}
+
+std::unique_ptr<UringTransport> UringTransport::prepare(fuse_session* se, UringMode mode) {
   auto im = std::make_unique<Impl>();
   im->se = se;
   const unsigned n = possible_cpus();
-  if (n > 1024) return unavailable(std::to_string(n) + " possible CPUs: one ring each is too many");
+  if (n > 1024) return unavailable(mode, std::to_string(n) + " possible CPUs: a ring each is too many");
   try {
     for (unsigned qid = 0; qid < n; ++qid) {
       auto q = std::make_unique<Impl::Queue>();
@@ -412,7 +431,7 @@ std::unique_ptr<UringTransport> UringTransport::prepare(fuse_session* se, UringM
       im->queues.push_back(std::move(q));
     }
   } catch (const std::exception& e) {
-    return unavailable(e.what());
+    return unavailable(mode, e.what());
   }
   fuse_custom_io io{};
   io.read = hook_read;
@@ -420,7 +439,7 @@ std::unique_ptr<UringTransport> UringTransport::prepare(fuse_session* se, UringM
   g_impl = im.get();
   if (fuse_session_custom_io(se, &io, fuse_session_fd(se)) != 0) {
     g_impl = nullptr;
-    return unavailable("libfuse refused the custom I/O");
+    return unavailable(mode, "libfuse refused the custom I/O");
   }
   return std::unique_ptr<UringTransport>(new UringTransport(std::move(im)));
 }
@@ -531,9 +550,13 @@ void UringTransport::Impl::run_queue(Queue& q) {
   while (!done && live > 0) {
     int rc = q.ring.submit_and_wait();
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-      log_line(std::string("vprocd: io_uring: ring ") + std::to_string(q.qid) +
-               ": io_uring_enter: " + std::strerror(-rc));
-      return;
+      // The entries stay registered: this ring's CPU has no other server.
+      // Keep trying, without flooding the log.
+      if (!enter_failed_logged.exchange(true)) {
+        log_line(std::string("vprocd: io_uring: ring ") + std::to_string(q.qid) +
+                 ": io_uring_enter: " + std::strerror(-rc) + "; retrying");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     q.ring.for_each_completion([&](const io_uring_cqe& cqe) {
       if (cqe.user_data == kStopTag) {

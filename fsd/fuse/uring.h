@@ -42,12 +42,16 @@ UringMode parse_uring_mode(const std::string& s);
 
 class UringTransport {
  public:
-  // Prepares the transport for a mounted session, before its first request is
-  // read and before the sandbox: decides from the mode and the kernel whether
-  // io_uring can be used, creates one ring per possible CPU and installs the
-  // I/O hooks. Returns nullptr (after logging why, except for kOff) when
-  // io_uring is not used; the session then runs on /dev/fuse as usual. Throws
-  // SysError only for kOn when io_uring cannot be had.
+  // Before mounting (the kernel's INIT offers io_uring only when enable_uring
+  // is on at mount time): whether the kernel allows FUSE over io_uring; kOn
+  // turns enable_uring on first. Logs why not (except for kOff); throws
+  // SysError for kOn when io_uring cannot be had.
+  static bool kernel_allows(UringMode mode);
+
+  // After mounting, before the session's first request is read and before
+  // the sandbox, when kernel_allows() said yes: creates one ring per possible
+  // CPU and installs the I/O hooks. Returns nullptr (after logging why) when
+  // that fails; the session then runs on /dev/fuse as usual.
   static std::unique_ptr<UringTransport> prepare(fuse_session* se, UringMode mode);
 
   // Starts one thread per ring (after the sandbox: threads inherit it). Each
