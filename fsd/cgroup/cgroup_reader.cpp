@@ -123,7 +123,7 @@ std::string CgroupReader::rel(const Place& p, const std::string& path,
 std::optional<std::string> CgroupReader::read(const Place& p, const std::string& path,
                                               const std::string& file) const {
   std::string r = rel(p, path, file);
-  return files_.read(r, "cgroup:" + r);
+  return files_.read(r, "cgroup:");
 }
 
 template <typename T, typename Parse, typename Less>
@@ -154,17 +154,25 @@ core::MemoryReadings CgroupReader::memory(const Place& p) const {
     m.swap_current = number("memory.swap.current");
     if (stat) m.stat = core::parse_flat_keyed(*stat, rel(p, p.path, "memory.stat"));
   } else {
-    m.max = tightest<uint64_t>(p, "memory.limit_in_bytes", core::parse_limit, lt);
+    std::map<std::string, uint64_t> v1;
+    if (stat) {
+      v1 = core::parse_flat_keyed(*stat, rel(p, p.path, "memory.stat"), core::v1_memory_stat_keys());
+    }
+    // The kernel's own minimum over the ancestors (hierarchical_*_limit in
+    // memory.stat) saves reading a limit file per ancestor; without it, walk.
+    auto limit = [&](const char* stat_key, const char* file) -> std::optional<uint64_t> {
+      auto it = v1.find(stat_key);
+      if (it == v1.end()) return tightest<uint64_t>(p, file, core::parse_limit, lt);
+      return it->second >= core::kV1Unlimited ? std::nullopt : std::optional<uint64_t>(it->second);
+    };
+    m.max = limit("hierarchical_memory_limit", "memory.limit_in_bytes");
     m.current = number("memory.usage_in_bytes");
     // memsw counts memory plus swap; the swap part is what exceeds memory.
-    auto memsw = tightest<uint64_t>(p, "memory.memsw.limit_in_bytes", core::parse_limit, lt);
+    auto memsw = limit("hierarchical_memsw_limit", "memory.memsw.limit_in_bytes");
     if (memsw && m.max) m.swap_max = *memsw > *m.max ? *memsw - *m.max : 0;
     uint64_t memsw_usage = number("memory.memsw.usage_in_bytes");
     m.swap_current = memsw_usage > m.current ? memsw_usage - m.current : 0;
-    if (stat) {
-      m.stat = core::v1_memory_stat_to_v2(
-          core::parse_flat_keyed(*stat, rel(p, p.path, "memory.stat")));
-    }
+    if (stat) m.stat = core::v1_memory_stat_to_v2(v1);
   }
   return m;
 }
@@ -226,7 +234,7 @@ core::CpuLimits CgroupReader::cpu_limits(const std::optional<Place>& cpu,
         if (!q) return std::nullopt;
         // The period sits beside the quota file.
         std::string dir = file.substr(0, file.rfind('/') + 1);
-        auto period_text = files_.read(dir + "cpu.cfs_period_us", dir + "cpu.cfs_period_us");
+        auto period_text = files_.read(dir + "cpu.cfs_period_us", "");
         if (!period_text) return std::nullopt;
         uint64_t period = core::parse_number(*period_text, dir + "cpu.cfs_period_us");
         if (period == 0) return std::nullopt;

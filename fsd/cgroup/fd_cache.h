@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "common/unique_fd.h"
@@ -25,8 +26,9 @@ class FdCache {
   static constexpr size_t kMaxEntries = 8192;
 
   explicit FdCache(int root) : root_(root) {}
-  // The file's contents; nullopt when it does not exist. Throws SysError.
-  std::optional<std::string> read(const std::string& rel, const std::string& display);
+  // The file's contents; nullopt when it does not exist. Throws SysError,
+  // naming the file as display_prefix + rel.
+  std::optional<std::string> read(const std::string& rel, std::string_view display_prefix);
   // The fd is on cgroupfs, procfs or sysfs.
   static bool kernel_generated(int fd);
 

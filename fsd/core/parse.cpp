@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <span>
 
 #include "common/io.h"
 #include "common/sys_error.h"
@@ -27,9 +28,6 @@ int to_cpu(std::string_view tok, const std::string& file) {
   if (!v || *v > 65535) malformed(file, tok);
   return static_cast<int>(*v);
 }
-
-// v1 reports "no limit" as PAGE_COUNTER_MAX * PAGE_SIZE rounded: 9223372036854771712.
-constexpr uint64_t kV1Unlimited = 9223372036854771712ULL;
 
 }  // namespace
 
@@ -105,15 +103,62 @@ std::optional<int64_t> parse_signed(std::string_view text, const std::string& fi
   return v;
 }
 
+namespace {
+
+bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+// Calls fn(key, value token) for each "key value" line, without allocating.
+template <typename Fn>
+void for_each_key_value(std::string_view text, const std::string& file, Fn fn) {
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    size_t a = 0;
+    while (a < line.size() && is_ws(line[a])) ++a;
+    if (a == line.size()) continue;  // blank
+    size_t b = a;
+    while (b < line.size() && !is_ws(line[b])) ++b;
+    size_t c = b;
+    while (c < line.size() && is_ws(line[c])) ++c;
+    size_t d = c;
+    while (d < line.size() && !is_ws(line[d])) ++d;
+    size_t e = d;
+    while (e < line.size() && is_ws(line[e])) ++e;
+    if (c == d || e != line.size()) malformed(file, line);  // not exactly two tokens
+    fn(line.substr(a, b - a), line.substr(c, d - c));
+  }
+}
+
+}  // namespace
+
 std::map<std::string, uint64_t> parse_flat_keyed(std::string_view text, const std::string& file) {
   std::map<std::string, uint64_t> out;
-  for (std::string_view line : split(text, '\n')) {
-    if (trim(line).empty()) continue;
-    auto toks = split_ws(line);
-    if (toks.size() != 2) malformed(file, line);
-    out[std::string(toks[0])] = to_u64(toks[1], file);
-  }
+  for_each_key_value(text, file, [&](std::string_view k, std::string_view v) {
+    out[std::string(k)] = to_u64(v, file);
+  });
   return out;
+}
+
+std::map<std::string, uint64_t> parse_flat_keyed(std::string_view text, const std::string& file,
+                                                 std::span<const std::string_view> keys) {
+  std::map<std::string, uint64_t> out;
+  for_each_key_value(text, file, [&](std::string_view k, std::string_view v) {
+    uint64_t n = to_u64(v, file);  // every line is checked, kept or not
+    if (std::find(keys.begin(), keys.end(), k) != keys.end()) out[std::string(k)] = n;
+  });
+  return out;
+}
+
+std::span<const std::string_view> v1_memory_stat_keys() {
+  static const std::string_view kKeys[] = {
+      "total_cache",         "total_rss",         "total_rss_huge",
+      "total_shmem",         "total_mapped_file", "total_dirty",
+      "total_writeback",     "total_inactive_anon", "total_active_anon",
+      "total_inactive_file", "total_active_file", "total_unevictable",
+      "total_swapcached",    "hierarchical_memory_limit", "hierarchical_memsw_limit",
+  };
+  return kKeys;
 }
 
 std::map<std::string, uint64_t> v1_memory_stat_to_v2(const std::map<std::string, uint64_t>& v1) {

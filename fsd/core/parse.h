@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,9 @@ std::string format_cpu_list(const std::vector<int>& cpus);
 // A memory limit file: "max", "-1" and v1's 9223372036854771712 (and anything
 // at or above it) mean no limit.
 std::optional<uint64_t> parse_limit(std::string_view text, const std::string& file);
+// v1 reports "no limit" as PAGE_COUNTER_MAX * PAGE_SIZE rounded: 9223372036854771712
+// (in limit files and in memory.stat's hierarchical_*_limit).
+constexpr uint64_t kV1Unlimited = 9223372036854771712ULL;
 // v2 cpu.max: "max 100000" or "50000 100000".
 std::optional<CpuQuota> parse_cpu_max(std::string_view text, const std::string& file);
 // A single unsigned number (e.g. memory.current); v1 cfs_quota_us may be -1.
@@ -34,6 +38,12 @@ std::optional<int64_t> parse_signed(std::string_view text, const std::string& fi
 std::map<std::string, uint64_t> parse_flat_keyed(std::string_view text, const std::string& file);
 // v1 memory.stat -> v2 names, using the hierarchical total_* keys.
 std::map<std::string, uint64_t> v1_memory_stat_to_v2(const std::map<std::string, uint64_t>& v1);
+// The same, keeping only `keys` (every line is still checked).
+std::map<std::string, uint64_t> parse_flat_keyed(std::string_view text, const std::string& file,
+                                                 std::span<const std::string_view> keys);
+// What vprocd reads from a v1 memory.stat: the total_* keys
+// v1_memory_stat_to_v2 maps and the hierarchical limits.
+std::span<const std::string_view> v1_memory_stat_keys();
 
 // v1 cpuacct.usage_all: "cpu user system" header then one line per CPU (ns).
 std::map<int, CpuUsage> parse_cpuacct_usage_all(std::string_view text, const std::string& file);

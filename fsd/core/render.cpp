@@ -22,12 +22,13 @@ std::string ticks_to_seconds(uint64_t ticks) {
 }
 
 // The kernel pads meminfo labels ("MemTotal:") to 16 columns and numbers to 8.
-std::string meminfo_line(const MeminfoLine& l) {
+// "Key:" padded to 16 columns, the value in 8 and " kB", as /proc/meminfo has it.
+void append_kb_line(std::string& out, std::string_view key, uint64_t kb) {
   char buf[128];
-  std::string label = l.key + ":";
-  std::snprintf(buf, sizeof buf, "%-16s%8llu%s", label.c_str(),
-                static_cast<unsigned long long>(l.value), l.kb ? " kB" : "");
-  return buf;
+  int n = std::snprintf(buf, sizeof buf, "%.*s:%*s%8llu kB", static_cast<int>(key.size()),
+                        key.data(), key.size() + 1 < 16 ? static_cast<int>(15 - key.size()) : 0,
+                        "", static_cast<unsigned long long>(kb));
+  if (n > 0) out.append(buf, std::min(static_cast<size_t>(n), sizeof buf - 1));
 }
 
 uint64_t stat_kb(const MemoryReadings& mem, const char* key) {
@@ -129,7 +130,11 @@ std::string render_meminfo(std::string_view host_meminfo, const MemoryReadings& 
   const uint64_t sreclaimable = stat_kb(mem, "slab_reclaimable");
   const uint64_t sunreclaim = stat_kb(mem, "slab_unreclaimable");
   const SwapView swap = swap_view(host, mem);
-  const std::map<std::string, uint64_t> values = {
+  struct Value {
+    std::string_view key;
+    uint64_t kb;
+  };
+  const Value values[] = {
       {"MemTotal", *total},
       {"MemFree", free},
       {"MemAvailable", std::min(*total, free + file_lru + sreclaimable)},
@@ -163,12 +168,16 @@ std::string render_meminfo(std::string_view host_meminfo, const MemoryReadings& 
   out.reserve(host_meminfo.size());
   for (auto line : split(host_meminfo, '\n')) {
     auto colon = line.find(':');
-    auto it = colon == std::string_view::npos ? values.end()
-                                              : values.find(std::string(line.substr(0, colon)));
-    if (it == values.end()) {
+    const Value* v = nullptr;
+    if (colon != std::string_view::npos) {
+      for (const Value& c : values) {
+        if (c.key == line.substr(0, colon)) v = &c;
+      }
+    }
+    if (v == nullptr) {
       out += line;
     } else {
-      out += meminfo_line(MeminfoLine{it->first, it->second, true});
+      append_kb_line(out, v->key, v->kb);
     }
     out += '\n';
   }

@@ -28,7 +28,7 @@ void ViewService::start_sampler() {
 }
 
 std::string ViewService::host(const char* file) const {
-  auto text = proc_files_.read(file, std::string("/proc/") + file);
+  auto text = proc_files_.read(file, "/proc/");
   if (!text) throw SysError("open", std::string("/proc/") + file, ENOENT);
   return *text;
 }

@@ -4,11 +4,13 @@
 #include <fcntl.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "common/io.h"
 #include "common/sys_error.h"
+#include "fsd/cgroup/cgroup_reader.h"
 #include "fsd/core/parse.h"
 #include "fsd/view/view.h"
 
@@ -228,4 +230,44 @@ TEST_CASE("golden files: every file a limited reader sees (v2)") {
     INFO(path);
     CHECK(got == slurp(path));
   }
+}
+
+TEST_CASE("v1 limits: memory.stat's hierarchical_*_limit when the kernel gives it, else the walk") {
+  // A v1 memory tree of two siblings under a parent limited to 64 MiB. "kernel"
+  // has memory.stat's hierarchical limits (what the kernel computes over the
+  // ancestors: here below the parent's, to tell which was used); "walked" has
+  // none, so its own and its ancestors' limit files decide.
+  namespace fs = std::filesystem;
+  char tmpl[] = "/tmp/vproc-v1-limits.XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const fs::path root = tmpl;
+  auto put = [&](const fs::path& rel, const std::string& text) {
+    fs::create_directories((root / rel).parent_path());
+    std::ofstream(root / rel) << text;
+  };
+  const std::string kUnlimited = std::to_string(core::kV1Unlimited) + "\n";
+  put("memory/parent/memory.limit_in_bytes", "67108864\n");
+  put("memory/parent/memory.memsw.limit_in_bytes", "134217728\n");
+  for (const char* leaf : {"kernel", "walked"}) {
+    put(std::string("memory/parent/") + leaf + "/memory.limit_in_bytes", kUnlimited);
+    put(std::string("memory/parent/") + leaf + "/memory.memsw.limit_in_bytes", kUnlimited);
+    put(std::string("memory/parent/") + leaf + "/memory.usage_in_bytes", "1048576\n");
+    put(std::string("memory/parent/") + leaf + "/memory.memsw.usage_in_bytes", "1048576\n");
+  }
+  put("memory/parent/kernel/memory.stat",
+      "cache 0\nrss 0\nhierarchical_memory_limit 33554432\nhierarchical_memsw_limit 50331648\n");
+  put("memory/parent/walked/memory.stat", "cache 0\nrss 0\n");
+
+  cgroup::CgroupReader reader(open_at(AT_FDCWD, root.string(), O_RDONLY | O_DIRECTORY));
+  cgroup::Place kernel{"memory", "/parent/kernel", false};
+  cgroup::Place walked{"memory", "/parent/walked", false};
+  auto k = reader.memory(kernel);
+  auto w = reader.memory(walked);
+  fs::remove_all(root);
+  REQUIRE(k.max.has_value());
+  CHECK(*k.max == 33554432);
+  CHECK(k.swap_max == std::optional<uint64_t>(50331648 - 33554432));
+  REQUIRE(w.max.has_value());
+  CHECK(*w.max == 67108864);
+  CHECK(w.swap_max == std::optional<uint64_t>(134217728 - 67108864));
 }
