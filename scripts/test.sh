@@ -39,10 +39,11 @@ if [ -z "${VPROC_SKIP_SANITIZE:-}" ]; then
   echo "== unit tests with LeakSanitizer"
   ASAN_OPTIONS=detect_leaks=1 build-asan/tests/unit/vproc_unit_tests
 
-  echo "== the multithreaded FUSE loop under TSan"
+  echo "== the multithreaded FUSE loop and the io_uring transport under TSan"
   scripts/build.sh build-tsan -DVPROC_SANITIZE_THREAD=ON -DCMAKE_BUILD_TYPE=Debug
   TSAN_OPTIONS=halt_on_error=1 VPROC_ISOLATION_SECONDS=20 VPROC_BUILD_DIR=$PWD/build-tsan \
     bash tests/integration/isolation_test.sh
+  TSAN_OPTIONS=halt_on_error=1 VPROC_BUILD_DIR=$PWD/build-tsan bash tests/integration/uring_test.sh
   build-tsan/tests/unit/vproc_unit_tests
 fi
 echo "== suite finished in $(( $(date +%s) - start )) s"

@@ -131,6 +131,9 @@ std::optional<T> CgroupReader::tightest(const Place& p, const std::string& file,
                                         Less less) const {
   std::optional<T> best;
   for (const auto& a : ancestors(p.path)) {
+    // The root of a hierarchy is never limited: v1 pins its limit files at
+    // "unlimited", v2 has none. Not reading it saves a syscall per open.
+    if (a == "/") continue;
     auto text = read(p, a, file);
     if (!text) continue;
     std::optional<T> v = parse(*text, rel(p, a, file));

@@ -68,7 +68,8 @@ class CgroupReader {
   std::optional<std::string> read(const Place& p, const std::string& path,
                                   const std::string& file) const;
   std::string rel(const Place& p, const std::string& path, const std::string& file) const;
-  // Smallest value of a limit file over the path and its ancestors.
+  // Smallest value of a limit file over the path and its ancestors (the
+  // hierarchy's root excepted: it has no limits).
   template <typename T, typename Parse, typename Less>
   std::optional<T> tightest(const Place& p, const std::string& file, Parse parse,
                             Less less) const;

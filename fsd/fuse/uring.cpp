@@ -184,7 +184,6 @@ struct Entry {
   uint32_t last_cmd = kCmdRegister;
   uint64_t commit_id = 0;
   bool replied = false;
-  bool live = true;
 };
 
 // The ring entry whose request this thread is processing: libfuse's reply
@@ -235,8 +234,9 @@ struct UringTransport::Impl {
 
   // INIT, as seen by the hooks (the kernel sends nothing else before INIT's reply).
   std::atomic<bool> init_seen{false};
-  uint64_t init_unique = 0;
-  bool offered = false;
+  std::atomic<uint64_t> init_unique{0};
+  std::atomic<bool> offered{false};
+  std::atomic<bool> init_replied{false};
 
   std::mutex mu;
   std::condition_variable cv;
@@ -248,6 +248,7 @@ struct UringTransport::Impl {
   std::atomic<uint64_t> served{0};
   std::atomic<bool> register_failed_logged{false};
   std::atomic<bool> enter_failed_logged{false};
+  std::atomic<bool> commit_failed_logged{false};
 
   void decide(bool grant, size_t payload) {
     {
@@ -282,10 +283,10 @@ ssize_t hook_read(int fd, void* buf, size_t len, void*) {
   fuse_init_in in{};
   std::memcpy(&in, static_cast<char*>(buf) + sizeof h,
               std::min(sizeof in, static_cast<size_t>(n) - sizeof h));
-  im->init_unique = h.unique;
-  im->offered = (in.flags & FUSE_INIT_EXT) && (in.flags2 & kFlag2OverIoUring);
+  im->init_unique.store(h.unique);
+  im->offered.store((in.flags & FUSE_INIT_EXT) && (in.flags2 & kFlag2OverIoUring));
   im->init_seen.store(true, std::memory_order_release);
-  if (!im->offered) {
+  if (!im->offered.load()) {
     log_line("vprocd: io_uring: the kernel did not offer it in INIT; serving through /dev/fuse");
     im->decide(false, 0);
   }
@@ -324,15 +325,16 @@ ssize_t hook_writev(int fd, struct iovec* iov, int count, void*) {
   UringTransport::Impl* im = g_impl;
   if (im == nullptr) return ::writev(fd, iov, count);
   if (Entry* e = tl_entry) return capture_reply(*e, iov, count, im->payload_size);
-  if (!im->offered || count != 2 || iov[0].iov_len != sizeof(fuse_out_header) ||
+  if (!im->offered.load(std::memory_order_relaxed) ||
+      im->init_replied.load(std::memory_order_relaxed) || count != 2 ||
+      iov[0].iov_len != sizeof(fuse_out_header) ||
       iov[1].iov_len < offsetof(fuse_init_out, flags2) + sizeof(uint32_t)) {
     return ::writev(fd, iov, count);
   }
   fuse_out_header oh;
   std::memcpy(&oh, iov[0].iov_base, sizeof oh);
-  {
-    std::lock_guard<std::mutex> lk(im->mu);
-    if (im->decided || oh.unique != im->init_unique) return ::writev(fd, iov, count);
+  if (oh.unique != im->init_unique.load() || im->init_replied.exchange(true)) {
+    return ::writev(fd, iov, count);
   }
   if (oh.error != 0) {
     ssize_t n = ::writev(fd, iov, count);
@@ -452,10 +454,12 @@ void UringTransport::start() {
 }
 
 void UringTransport::stop() {
+  bool granted = false;
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
     if (impl_->stopping) return;
     impl_->stopping = true;
+    granted = impl_->granted;
   }
   impl_->cv.notify_all();
   for (auto& q : impl_->queues) {
@@ -465,7 +469,7 @@ void UringTransport::stop() {
   for (auto& q : impl_->queues) {
     if (q->thread.joinable()) q->thread.join();
   }
-  if (impl_->granted) {
+  if (granted) {
     log_line("vprocd: io_uring: " + std::to_string(impl_->served.load()) +
              " requests served through the rings");
   }
@@ -534,7 +538,9 @@ void UringTransport::Impl::run_queue(Queue& q) {
   for (size_t i = 0; i < q.entries.size(); ++i) {
     Entry& e = q.entries[i];
     e.header = std::make_unique<RingReqHeader>();
-    e.payload = std::make_unique<char[]>(payload_size);
+    // Not zeroed: pages nobody writes stay unallocated (the kernel copies
+    // in only what a request carries).
+    e.payload.reset(new char[payload_size]);
     e.iov[0] = {e.header.get(), sizeof(RingReqHeader)};
     e.iov[1] = {e.payload.get(), payload_size};
     queue_cmd(q, e, i);
@@ -571,10 +577,18 @@ void UringTransport::Impl::run_queue(Queue& q) {
         queue_cmd(q, e, cqe.user_data);
       } else if (cqe.res == -EAGAIN || cqe.res == -EINTR) {
         queue_cmd(q, e, cqe.user_data);  // the same command again
+      } else if (cqe.res != -ENOTCONN && e.last_cmd == kCmdCommitAndFetch) {
+        // The kernel did not take a reply (it keeps the entry as ours): offer
+        // the buffers again as a new entry, so this CPU's queue never runs dry.
+        if (!commit_failed_logged.exchange(true)) {
+          log_line(std::string("vprocd: io_uring: ring ") + std::to_string(q.qid) +
+                   ": commit: " + std::strerror(-cqe.res) + "; registering the entry again");
+        }
+        e.last_cmd = kCmdRegister;
+        queue_cmd(q, e, cqe.user_data);
       } else {
         // ENOTCONN: the connection ended (unmount). Anything else on
         // REGISTER: the kernel refused the ring; requests stay on /dev/fuse.
-        e.live = false;
         --live;
         if (cqe.res != -ENOTCONN && !register_failed_logged.exchange(true)) {
           log_line(std::string("vprocd: io_uring: ring ") + std::to_string(q.qid) + ": " +
