@@ -154,10 +154,11 @@ core::MemoryReadings CgroupReader::memory(const Place& p) const {
     m.max = tightest<uint64_t>(p, "memory.max", core::parse_limit, lt);
     m.current = number("memory.current");
     m.swap_max = tightest<uint64_t>(p, "memory.swap.max", core::parse_limit, lt);
-    m.swap_current = number("memory.swap.current");
+    // Swap in use only matters under a swap limit (else the host's swap shows).
+    if (m.swap_max) m.swap_current = number("memory.swap.current");
     if (stat) m.stat = core::parse_flat_keyed(*stat, rel(p, p.path, "memory.stat"));
   } else {
-    std::map<std::string, uint64_t> v1;
+    core::KeyedValues v1;
     if (stat) {
       v1 = core::parse_flat_keyed(*stat, rel(p, p.path, "memory.stat"), core::v1_memory_stat_keys());
     }
@@ -173,8 +174,10 @@ core::MemoryReadings CgroupReader::memory(const Place& p) const {
     // memsw counts memory plus swap; the swap part is what exceeds memory.
     auto memsw = limit("hierarchical_memsw_limit", "memory.memsw.limit_in_bytes");
     if (memsw && m.max) m.swap_max = *memsw > *m.max ? *memsw - *m.max : 0;
-    uint64_t memsw_usage = number("memory.memsw.usage_in_bytes");
-    m.swap_current = memsw_usage > m.current ? memsw_usage - m.current : 0;
+    if (m.swap_max) {  // as for v2: without a swap limit the host's swap shows
+      uint64_t memsw_usage = number("memory.memsw.usage_in_bytes");
+      m.swap_current = memsw_usage > m.current ? memsw_usage - m.current : 0;
+    }
     if (stat) m.stat = core::v1_memory_stat_to_v2(v1);
   }
   return m;

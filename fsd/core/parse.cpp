@@ -132,17 +132,17 @@ void for_each_key_value(std::string_view text, const std::string& file, Fn fn) {
 
 }  // namespace
 
-std::map<std::string, uint64_t> parse_flat_keyed(std::string_view text, const std::string& file) {
-  std::map<std::string, uint64_t> out;
+KeyedValues parse_flat_keyed(std::string_view text, const std::string& file) {
+  KeyedValues out;
   for_each_key_value(text, file, [&](std::string_view k, std::string_view v) {
     out[std::string(k)] = to_u64(v, file);
   });
   return out;
 }
 
-std::map<std::string, uint64_t> parse_flat_keyed(std::string_view text, const std::string& file,
+KeyedValues parse_flat_keyed(std::string_view text, const std::string& file,
                                                  std::span<const std::string_view> keys) {
-  std::map<std::string, uint64_t> out;
+  KeyedValues out;
   for_each_key_value(text, file, [&](std::string_view k, std::string_view v) {
     uint64_t n = to_u64(v, file);  // every line is checked, kept or not
     if (std::find(keys.begin(), keys.end(), k) != keys.end()) out[std::string(k)] = n;
@@ -161,7 +161,7 @@ std::span<const std::string_view> v1_memory_stat_keys() {
   return kKeys;
 }
 
-std::map<std::string, uint64_t> v1_memory_stat_to_v2(const std::map<std::string, uint64_t>& v1) {
+KeyedValues v1_memory_stat_to_v2(const KeyedValues& v1) {
   // Hierarchical (total_*) keys include descendants, as v2's memory.stat does.
   static const std::pair<const char*, const char*> kMap[] = {
       {"total_cache", "file"},
@@ -178,7 +178,7 @@ std::map<std::string, uint64_t> v1_memory_stat_to_v2(const std::map<std::string,
       {"total_unevictable", "unevictable"},
       {"total_swapcached", "swapcached"},
   };
-  std::map<std::string, uint64_t> out;
+  KeyedValues out;
   for (const auto& [from, to] : kMap) {
     auto it = v1.find(from);
     if (it != v1.end()) out[to] = it->second;
@@ -308,16 +308,31 @@ uint64_t parse_uptime_ticks(std::string_view text, const std::string& file) {
 
 std::vector<MeminfoLine> parse_meminfo(std::string_view text, const std::string& file) {
   std::vector<MeminfoLine> out;
-  for (std::string_view line : split(text, '\n')) {
+  out.reserve(64);
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
     if (trim(line).empty()) continue;
     auto colon = line.find(':');
     if (colon == std::string_view::npos) malformed(file, line);
-    auto toks = split_ws(line.substr(colon + 1));
-    if (toks.empty() || toks.size() > 2) malformed(file, line);
+    // "<value>" or "<value> kB" after the colon, nothing else.
+    std::string_view rest = line.substr(colon + 1);
+    size_t a = 0;
+    while (a < rest.size() && is_ws(rest[a])) ++a;
+    size_t b = a;
+    while (b < rest.size() && !is_ws(rest[b])) ++b;
+    size_t c = b;
+    while (c < rest.size() && is_ws(rest[c])) ++c;
+    size_t d = c;
+    while (d < rest.size() && !is_ws(rest[d])) ++d;
+    size_t e = d;
+    while (e < rest.size() && is_ws(rest[e])) ++e;
+    if (a == b || e != rest.size()) malformed(file, line);
     MeminfoLine m;
     m.key = std::string(line.substr(0, colon));
-    m.value = to_u64(toks[0], file);
-    m.kb = toks.size() == 2;
+    m.value = to_u64(rest.substr(a, b - a), file);
+    m.kb = c != d;
     out.push_back(std::move(m));
   }
   return out;

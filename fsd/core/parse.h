@@ -35,11 +35,11 @@ uint64_t parse_number(std::string_view text, const std::string& file);
 std::optional<int64_t> parse_signed(std::string_view text, const std::string& file);
 
 // "key value" lines (memory.stat, cpu.stat). Exact keys; unparsable lines throw.
-std::map<std::string, uint64_t> parse_flat_keyed(std::string_view text, const std::string& file);
+KeyedValues parse_flat_keyed(std::string_view text, const std::string& file);
 // v1 memory.stat -> v2 names, using the hierarchical total_* keys.
-std::map<std::string, uint64_t> v1_memory_stat_to_v2(const std::map<std::string, uint64_t>& v1);
+KeyedValues v1_memory_stat_to_v2(const KeyedValues& v1);
 // The same, keeping only `keys` (every line is still checked).
-std::map<std::string, uint64_t> parse_flat_keyed(std::string_view text, const std::string& file,
+KeyedValues parse_flat_keyed(std::string_view text, const std::string& file,
                                                  std::span<const std::string_view> keys);
 // What vprocd reads from a v1 memory.stat: the total_* keys
 // v1_memory_stat_to_v2 maps and the hierarchical limits.

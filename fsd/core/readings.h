@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -17,12 +18,16 @@ namespace vproc::core {
 inline constexpr uint64_t kUserHz = 100;
 inline constexpr uint64_t kNsPerTick = 1'000'000'000 / kUserHz;
 
+// "key value" files (memory.stat, cpu.stat), by key; looked up by string_view
+// or C string without building a std::string.
+using KeyedValues = std::map<std::string, uint64_t, std::less<>>;
+
 struct MemoryReadings {
   std::optional<uint64_t> max;       // effective limit in bytes; nullopt = none
   uint64_t current = 0;              // usage in bytes, page cache included
   std::optional<uint64_t> swap_max;  // effective swap limit in bytes; nullopt = none
-  uint64_t swap_current = 0;         // swap in use, bytes
-  std::map<std::string, uint64_t> stat;  // memory.stat, v2 key names, bytes
+  uint64_t swap_current = 0;         // swap in use, bytes (read only under a swap limit)
+  KeyedValues stat;                  // memory.stat, v2 key names, bytes
 };
 
 struct CpuUsage {

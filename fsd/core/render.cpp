@@ -1,8 +1,10 @@
 #include "fsd/core/render.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <set>
+#include <stdexcept>
 
 #include "common/io.h"
 #include "fsd/core/parse.h"
@@ -21,14 +23,18 @@ std::string ticks_to_seconds(uint64_t ticks) {
   return buf;
 }
 
-// The kernel pads meminfo labels ("MemTotal:") to 16 columns and numbers to 8.
-// "Key:" padded to 16 columns, the value in 8 and " kB", as /proc/meminfo has it.
+// "Key:" padded to 16 columns, the value right-aligned in 8 and " kB", as
+// /proc/meminfo has it.
 void append_kb_line(std::string& out, std::string_view key, uint64_t kb) {
-  char buf[128];
-  int n = std::snprintf(buf, sizeof buf, "%.*s:%*s%8llu kB", static_cast<int>(key.size()),
-                        key.data(), key.size() + 1 < 16 ? static_cast<int>(15 - key.size()) : 0,
-                        "", static_cast<unsigned long long>(kb));
-  if (n > 0) out.append(buf, std::min(static_cast<size_t>(n), sizeof buf - 1));
+  char num[24];
+  auto res = std::to_chars(num, num + sizeof num, kb);
+  const size_t digits = static_cast<size_t>(res.ptr - num);
+  out += key;
+  out += ':';
+  if (key.size() + 1 < 16) out.append(15 - key.size(), ' ');
+  if (digits < 8) out.append(8 - digits, ' ');
+  out.append(num, digits);
+  out += " kB";
 }
 
 uint64_t stat_kb(const MemoryReadings& mem, const char* key) {
@@ -134,45 +140,49 @@ std::string render_meminfo(std::string_view host_meminfo, const MemoryReadings& 
     std::string_view key;
     uint64_t kb;
   };
+  // In key order (ASCII), for the binary search below.
   const Value values[] = {
-      {"MemTotal", *total},
-      {"MemFree", free},
-      {"MemAvailable", std::min(*total, free + file_lru + sreclaimable)},
+      {"Active", stat_kb(mem, "active_anon") + stat_kb(mem, "active_file")},
+      {"Active(anon)", stat_kb(mem, "active_anon")},
+      {"Active(file)", stat_kb(mem, "active_file")},
+      {"AnonHugePages", stat_kb(mem, "anon_thp")},
+      {"AnonPages", stat_kb(mem, "anon")},
       {"Buffers", 0},
       {"Cached", stat_kb(mem, "file")},
-      {"SwapCached", stat_kb(mem, "swapcached")},
-      {"Active", stat_kb(mem, "active_anon") + stat_kb(mem, "active_file")},
-      {"Inactive", stat_kb(mem, "inactive_anon") + stat_kb(mem, "inactive_file")},
-      {"Active(anon)", stat_kb(mem, "active_anon")},
-      {"Inactive(anon)", stat_kb(mem, "inactive_anon")},
-      {"Active(file)", stat_kb(mem, "active_file")},
-      {"Inactive(file)", stat_kb(mem, "inactive_file")},
-      {"Unevictable", stat_kb(mem, "unevictable")},
-      {"SwapTotal", swap.total_kb},
-      {"SwapFree", swap.free_kb},
       {"Dirty", stat_kb(mem, "file_dirty")},
-      {"Writeback", stat_kb(mem, "file_writeback")},
-      {"AnonPages", stat_kb(mem, "anon")},
+      {"FileHugePages", stat_kb(mem, "file_thp")},
+      {"Inactive", stat_kb(mem, "inactive_anon") + stat_kb(mem, "inactive_file")},
+      {"Inactive(anon)", stat_kb(mem, "inactive_anon")},
+      {"Inactive(file)", stat_kb(mem, "inactive_file")},
+      {"KernelStack", stat_kb(mem, "kernel_stack")},
       {"Mapped", stat_kb(mem, "file_mapped")},
-      {"Shmem", stat_kb(mem, "shmem")},
-      {"Slab", sreclaimable + sunreclaim},
+      {"MemAvailable", std::min(*total, free + file_lru + sreclaimable)},
+      {"MemFree", free},
+      {"MemTotal", *total},
+      {"PageTables", stat_kb(mem, "pagetables")},
       {"SReclaimable", sreclaimable},
       {"SUnreclaim", sunreclaim},
-      {"KernelStack", stat_kb(mem, "kernel_stack")},
-      {"PageTables", stat_kb(mem, "pagetables")},
-      {"AnonHugePages", stat_kb(mem, "anon_thp")},
+      {"Shmem", stat_kb(mem, "shmem")},
       {"ShmemHugePages", stat_kb(mem, "shmem_thp")},
-      {"FileHugePages", stat_kb(mem, "file_thp")},
+      {"Slab", sreclaimable + sunreclaim},
+      {"SwapCached", stat_kb(mem, "swapcached")},
+      {"SwapFree", swap.free_kb},
+      {"SwapTotal", swap.total_kb},
+      {"Unevictable", stat_kb(mem, "unevictable")},
+      {"Writeback", stat_kb(mem, "file_writeback")},
   };
+  auto by_key = [](const Value& a, const Value& b) { return a.key < b.key; };
+  static const bool sorted = std::is_sorted(std::begin(values), std::end(values), by_key);
+  if (!sorted) throw std::logic_error("render_meminfo: value table out of order");
   std::string out;
   out.reserve(host_meminfo.size());
   for (auto line : split(host_meminfo, '\n')) {
     auto colon = line.find(':');
     const Value* v = nullptr;
     if (colon != std::string_view::npos) {
-      for (const Value& c : values) {
-        if (c.key == line.substr(0, colon)) v = &c;
-      }
+      const Value probe{line.substr(0, colon), 0};
+      auto it = std::lower_bound(std::begin(values), std::end(values), probe, by_key);
+      if (it != std::end(values) && it->key == probe.key) v = &*it;
     }
     if (v == nullptr) {
       out += line;

@@ -46,30 +46,53 @@ Reader ReaderResolver::resolve(pid_t pid, const cgroup::Layout& layout) const {
   r.pid = pid;
   const std::string cgroup_file = pid_file(pid, "cgroup");
   std::string text;
+  std::shared_ptr<UniqueFd> known_fd;
   {
-    std::unique_lock<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = known_.find(pid);
     if (it != known_.end()) {
-      Known k = it->second;
-      lock.unlock();
-      if (pread_file(k.cgroup->get(), text)) {
-        r.cgroups = cgroup::resolve(layout, core::parse_proc_cgroup(text, cgroup_file));
-        r.host_pidns = k.host_pidns;
-        r.init_pid = k.init_pid;
-        r.init_start = k.init_start;
-        r.pidns = k.pidns;
-        return r;
-      }
-      // ESRCH: that process is gone, and the pid may be another's now.
-      lock.lock();
-      known_.erase(pid);
+      const Known& k = it->second;
+      known_fd = k.cgroup;
+      r.host_pidns = k.host_pidns;
+      r.init_pid = k.init_pid;
+      r.init_start = k.init_start;
+      r.pidns = k.pidns;
     }
+  }
+  if (known_fd) {
+    if (pread_file(known_fd->get(), text)) {
+      {
+        // The same text as last time resolves the same way.
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = known_.find(pid);
+        if (it != known_.end() && it->second.cgroup == known_fd && it->second.text == text) {
+          r.cgroups = it->second.cgroups;
+          return r;
+        }
+      }
+      r.cgroups = std::make_shared<const cgroup::ReaderCgroups>(
+          cgroup::resolve(layout, core::parse_proc_cgroup(text, cgroup_file)));
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = known_.find(pid);
+      if (it != known_.end() && it->second.cgroup == known_fd) {
+        it->second.text = text;
+        it->second.cgroups = r.cgroups;
+      }
+      return r;
+    }
+    // ESRCH: that process is gone, and the pid may be another's now.
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = known_.find(pid);
+    if (it != known_.end() && it->second.cgroup == known_fd) known_.erase(it);
+    r = Reader{};
+    r.pid = pid;
   }
 
   UniqueFd cgroup_fd = open_at_optional(proc_, cgroup_file, O_RDONLY);
   if (!cgroup_fd) throw SysError("open", "/proc/" + cgroup_file, ESRCH);
   if (!pread_file(cgroup_fd.get(), text)) throw SysError("read", "/proc/" + cgroup_file, errno);
-  r.cgroups = cgroup::resolve(layout, core::parse_proc_cgroup(text, cgroup_file));
+  r.cgroups = std::make_shared<const cgroup::ReaderCgroups>(
+      cgroup::resolve(layout, core::parse_proc_cgroup(text, cgroup_file)));
 
   UniqueFd ns = open_at_optional(proc_, pid_file(pid, "ns/pid"), O_RDONLY);
   ino_t ino = ns ? ns_inode(ns.get()) : 0;
@@ -86,8 +109,8 @@ Reader ReaderResolver::resolve(pid_t pid, const cgroup::Layout& layout) const {
   if (FdCache::kernel_generated(cgroup_fd.get())) {
     std::lock_guard<std::mutex> lock(mu_);
     if (known_.size() >= kMaxKnown) known_.clear();  // rebuilt on the next reads
-    known_[pid] = Known{std::make_shared<UniqueFd>(std::move(cgroup_fd)), r.host_pidns,
-                        r.init_pid, r.init_start, r.pidns};
+    known_[pid] = Known{std::make_shared<UniqueFd>(std::move(cgroup_fd)), text, r.cgroups,
+                        r.host_pidns, r.init_pid, r.init_start, r.pidns};
   }
   return r;
 }

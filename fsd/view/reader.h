@@ -21,7 +21,7 @@ namespace vproc::view {
 
 struct Reader {
   pid_t pid = 0;
-  cgroup::ReaderCgroups cgroups;
+  std::shared_ptr<const cgroup::ReaderCgroups> cgroups;  // never null
   bool host_pidns = true;
   pid_t init_pid = 1;
   uint64_t init_start = 0;  // ticks after boot
@@ -50,6 +50,10 @@ class ReaderResolver {
   // and what never changes for a process, its pid namespace's init.
   struct Known {
     std::shared_ptr<UniqueFd> cgroup;
+    // The last /proc/<pid>/cgroup text and what it resolved to: the same text
+    // resolves the same way, so it is parsed again only when it changes.
+    std::string text;
+    std::shared_ptr<const cgroup::ReaderCgroups> cgroups;
     bool host_pidns = true;
     pid_t init_pid = 1;
     uint64_t init_start = 0;

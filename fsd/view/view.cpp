@@ -97,7 +97,7 @@ auto ViewService::with_state(const std::string& key, F f) {
 
 std::string ViewService::render(FileKind kind, pid_t pid) {
   Reader r = readers_.resolve(pid, cgroups_.layout());
-  const auto& cg = r.cgroups;
+  const auto& cg = *r.cgroups;
   auto memory = [&] { return cg.memory ? cgroups_.memory(*cg.memory) : core::MemoryReadings{}; };
   auto visible_of = [&](const std::vector<int>& online) {
     return core::visible_cpus(online, cgroups_.cpu_limits(cg.cpu, cg.cpuset), options_.cpu_view);

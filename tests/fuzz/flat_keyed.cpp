@@ -29,7 +29,7 @@ void render_checked(MemoryReadings mem) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::map<std::string, uint64_t> stat;
+  vproc::core::KeyedValues stat;
   try {
     stat = parse_flat_keyed(vproc::fuzz::text(data, size), "memory.stat");
   } catch (const vproc::SysError&) {
