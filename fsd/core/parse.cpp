@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <limits>
 #include <span>
 
@@ -306,9 +307,8 @@ uint64_t parse_uptime_ticks(std::string_view text, const std::string& file) {
   return secs * kUserHz + frac;
 }
 
-std::vector<MeminfoLine> parse_meminfo(std::string_view text, const std::string& file) {
-  std::vector<MeminfoLine> out;
-  out.reserve(64);
+void scan_meminfo(std::string_view text, const std::string& file,
+                  const std::function<void(std::string_view, uint64_t, bool)>& line_fn) {
   while (!text.empty()) {
     size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
@@ -329,12 +329,16 @@ std::vector<MeminfoLine> parse_meminfo(std::string_view text, const std::string&
     size_t e = d;
     while (e < rest.size() && is_ws(rest[e])) ++e;
     if (a == b || e != rest.size()) malformed(file, line);
-    MeminfoLine m;
-    m.key = std::string(line.substr(0, colon));
-    m.value = to_u64(rest.substr(a, b - a), file);
-    m.kb = c != d;
-    out.push_back(std::move(m));
+    line_fn(line.substr(0, colon), to_u64(rest.substr(a, b - a), file), c != d);
   }
+}
+
+std::vector<MeminfoLine> parse_meminfo(std::string_view text, const std::string& file) {
+  std::vector<MeminfoLine> out;
+  out.reserve(64);
+  scan_meminfo(text, file, [&](std::string_view key, uint64_t value, bool kb) {
+    out.push_back(MeminfoLine{std::string(key), value, kb});
+  });
   return out;
 }
 

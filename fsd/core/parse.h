@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -82,6 +83,9 @@ struct MeminfoLine {
   bool kb = true;  // the line carries a " kB" unit
 };
 std::vector<MeminfoLine> parse_meminfo(std::string_view text, const std::string& file);
+// The same checks, calling line_fn(key, value, kb) for each line instead.
+void scan_meminfo(std::string_view text, const std::string& file,
+                  const std::function<void(std::string_view, uint64_t, bool)>& line_fn);
 std::optional<uint64_t> meminfo_value(const std::vector<MeminfoLine>& lines, std::string_view key);
 
 }  // namespace vproc::core

@@ -48,11 +48,28 @@ struct SwapView {
   bool host = true;  // no swap limit: the host's swap lines stand
 };
 
-SwapView swap_view(const std::vector<MeminfoLine>& host, const MemoryReadings& mem) {
+// The host's /proc/meminfo values the views start from (checked line by line).
+struct HostMemory {
+  uint64_t mem_total_kb = 0;
+  uint64_t swap_total_kb = 0;
+  uint64_t swap_free_kb = 0;
+};
+
+HostMemory host_memory(std::string_view host_meminfo) {
+  HostMemory h;
+  scan_meminfo(host_meminfo, "meminfo", [&](std::string_view key, uint64_t value, bool) {
+    if (key == "MemTotal") h.mem_total_kb = value;
+    else if (key == "SwapTotal") h.swap_total_kb = value;
+    else if (key == "SwapFree") h.swap_free_kb = value;
+  });
+  return h;
+}
+
+SwapView swap_view(const HostMemory& host, const MemoryReadings& mem) {
   SwapView v;
-  uint64_t host_total = meminfo_value(host, "SwapTotal").value_or(0);
+  uint64_t host_total = host.swap_total_kb;
   v.total_kb = host_total;
-  v.free_kb = meminfo_value(host, "SwapFree").value_or(0);
+  v.free_kb = host.swap_free_kb;
   if (mem.swap_max) {
     v.host = false;
     v.total_kb = std::min(host_total, *mem.swap_max / 1024);
@@ -62,9 +79,9 @@ SwapView swap_view(const std::vector<MeminfoLine>& host, const MemoryReadings& m
 }
 
 // Whether the memory view applies at all: a limit below the host's memory.
-std::optional<uint64_t> limit_kb(const std::vector<MeminfoLine>& host, const MemoryReadings& mem) {
+std::optional<uint64_t> limit_kb(const HostMemory& host, const MemoryReadings& mem) {
   if (!mem.max) return std::nullopt;
-  uint64_t host_total = meminfo_value(host, "MemTotal").value_or(0);
+  uint64_t host_total = host.mem_total_kb;
   uint64_t kb = *mem.max / 1024;
   if (host_total != 0 && kb >= host_total) return std::nullopt;
   return kb;
@@ -126,7 +143,7 @@ std::map<int, CpuTimes> cpu_times(const CpuReadings& usage, const std::vector<in
 }
 
 std::string render_meminfo(std::string_view host_meminfo, const MemoryReadings& mem) {
-  auto host = parse_meminfo(host_meminfo, "meminfo");
+  const HostMemory host = host_memory(host_meminfo);
   auto total = limit_kb(host, mem);
   if (!total) return std::string(host_meminfo);
 
@@ -196,7 +213,7 @@ std::string render_meminfo(std::string_view host_meminfo, const MemoryReadings& 
 
 std::string render_swaps(std::string_view host_swaps, std::string_view host_meminfo,
                          const MemoryReadings& mem) {
-  auto host = parse_meminfo(host_meminfo, "meminfo");
+  const HostMemory host = host_memory(host_meminfo);
   SwapView swap = swap_view(host, mem);
   if (swap.host) return std::string(host_swaps);
   auto lines = split(host_swaps, '\n');
