@@ -108,27 +108,44 @@ namespace {
 
 bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
+// The first two whitespace-separated tokens of s (empty when missing), and
+// whether anything follows them. No allocation.
+struct TwoTokens {
+  std::string_view first, second;
+  bool more = false;
+};
+TwoTokens two_tokens(std::string_view s) {
+  auto skip = [&](size_t i, bool ws) {
+    while (i < s.size() && is_ws(s[i]) == ws) ++i;
+    return i;
+  };
+  TwoTokens t;
+  size_t a = skip(0, true), b = skip(a, false), c = skip(b, true), d = skip(c, false);
+  t.first = s.substr(a, b - a);
+  t.second = s.substr(c, d - c);
+  t.more = skip(d, true) != s.size();
+  return t;
+}
+
+// Lines of text, without allocating.
+template <typename Fn>
+void for_each_line(std::string_view text, Fn fn) {
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    fn(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+  }
+}
+
 // Calls fn(key, value token) for each "key value" line, without allocating.
 template <typename Fn>
 void for_each_key_value(std::string_view text, const std::string& file, Fn fn) {
-  while (!text.empty()) {
-    size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-    size_t a = 0;
-    while (a < line.size() && is_ws(line[a])) ++a;
-    if (a == line.size()) continue;  // blank
-    size_t b = a;
-    while (b < line.size() && !is_ws(line[b])) ++b;
-    size_t c = b;
-    while (c < line.size() && is_ws(line[c])) ++c;
-    size_t d = c;
-    while (d < line.size() && !is_ws(line[d])) ++d;
-    size_t e = d;
-    while (e < line.size() && is_ws(line[e])) ++e;
-    if (c == d || e != line.size()) malformed(file, line);  // not exactly two tokens
-    fn(line.substr(a, b - a), line.substr(c, d - c));
-  }
+  for_each_line(text, [&](std::string_view line) {
+    TwoTokens t = two_tokens(line);
+    if (t.first.empty()) return;  // blank
+    if (t.second.empty() || t.more) malformed(file, line);  // not exactly two tokens
+    fn(t.first, t.second);
+  });
 }
 
 }  // namespace
@@ -309,28 +326,15 @@ uint64_t parse_uptime_ticks(std::string_view text, const std::string& file) {
 
 void scan_meminfo(std::string_view text, const std::string& file,
                   const std::function<void(std::string_view, uint64_t, bool)>& line_fn) {
-  while (!text.empty()) {
-    size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-    if (trim(line).empty()) continue;
+  for_each_line(text, [&](std::string_view line) {
+    if (trim(line).empty()) return;
     auto colon = line.find(':');
     if (colon == std::string_view::npos) malformed(file, line);
     // "<value>" or "<value> kB" after the colon, nothing else.
-    std::string_view rest = line.substr(colon + 1);
-    size_t a = 0;
-    while (a < rest.size() && is_ws(rest[a])) ++a;
-    size_t b = a;
-    while (b < rest.size() && !is_ws(rest[b])) ++b;
-    size_t c = b;
-    while (c < rest.size() && is_ws(rest[c])) ++c;
-    size_t d = c;
-    while (d < rest.size() && !is_ws(rest[d])) ++d;
-    size_t e = d;
-    while (e < rest.size() && is_ws(rest[e])) ++e;
-    if (a == b || e != rest.size()) malformed(file, line);
-    line_fn(line.substr(0, colon), to_u64(rest.substr(a, b - a), file), c != d);
-  }
+    TwoTokens t = two_tokens(line.substr(colon + 1));
+    if (t.first.empty() || t.more) malformed(file, line);
+    line_fn(line.substr(0, colon), to_u64(t.first, file), !t.second.empty());
+  });
 }
 
 std::vector<MeminfoLine> parse_meminfo(std::string_view text, const std::string& file) {
