@@ -103,8 +103,11 @@ std::vector<std::string> ancestors(const std::string& path) {
   return out;
 }
 
-CgroupReader::CgroupReader(UniqueFd root)
-    : root_(std::move(root)), layout_(detect_layout(root_.get())), files_(root_.get()) {}
+CgroupReader::CgroupReader(UniqueFd root, std::optional<bool> kernel_tree)
+    : root_(std::move(root)),
+      kernel_tree_(kernel_tree.value_or(FdCache::kernel_generated(root_.get()))),
+      layout_(detect_layout(root_.get())),
+      files_(root_.get()) {}
 
 std::string CgroupReader::rel(const Place& p, const std::string& path,
                               const std::string& file) const {
@@ -163,9 +166,10 @@ core::MemoryReadings CgroupReader::memory(const Place& p) const {
       v1 = core::parse_flat_keyed(*stat, rel(p, p.path, "memory.stat"), core::v1_memory_stat_keys());
     }
     // The kernel's own minimum over the ancestors (hierarchical_*_limit in
-    // memory.stat) saves reading a limit file per ancestor; without it, walk.
+    // memory.stat) saves reading a limit file per ancestor; without it (or in
+    // a copied tree, where it is just what was copied), walk.
     auto limit = [&](const char* stat_key, const char* file) -> std::optional<uint64_t> {
-      auto it = v1.find(stat_key);
+      auto it = kernel_tree_ ? v1.find(stat_key) : v1.end();
       if (it == v1.end()) return tightest<uint64_t>(p, file, core::parse_limit, lt);
       return it->second >= core::kV1Unlimited ? std::nullopt : std::optional<uint64_t>(it->second);
     };

@@ -50,8 +50,12 @@ ReaderCgroups resolve(const Layout& layout, const core::ProcCgroup& pc);
 
 class CgroupReader {
  public:
-  // Detects the layout of the tree under root.
-  explicit CgroupReader(UniqueFd root);
+  // Detects the layout of the tree under root. kernel_tree: root is a live
+  // cgroup filesystem, whose derived values (memory.stat's hierarchical
+  // limits) can be trusted; nullopt = find out from root's filesystem. A copy
+  // or fixture tree holds what was written into each file, so there every
+  // limit file is read.
+  explicit CgroupReader(UniqueFd root, std::optional<bool> kernel_tree = std::nullopt);
 
   const Layout& layout() const { return layout_; }
   core::MemoryReadings memory(const Place& p) const;
@@ -75,6 +79,7 @@ class CgroupReader {
                             Less less) const;
 
   UniqueFd root_;
+  bool kernel_tree_;
   Layout layout_;
   mutable FdCache files_;
 };

@@ -232,7 +232,7 @@ TEST_CASE("golden files: every file a limited reader sees (v2)") {
   }
 }
 
-TEST_CASE("v1 limits: memory.stat's hierarchical_*_limit when the kernel gives it, else the walk") {
+TEST_CASE("v1 limits: memory.stat's hierarchical_*_limit on a live cgroupfs, else the walk") {
   // A v1 memory tree of two siblings under a parent limited to 64 MiB. "kernel"
   // has memory.stat's hierarchical limits (what the kernel computes over the
   // ancestors: here below the parent's, to tell which was used); "walked" has
@@ -258,12 +258,18 @@ TEST_CASE("v1 limits: memory.stat's hierarchical_*_limit when the kernel gives i
       "cache 0\nrss 0\nhierarchical_memory_limit 33554432\nhierarchical_memsw_limit 50331648\n");
   put("memory/parent/walked/memory.stat", "cache 0\nrss 0\n");
 
-  cgroup::CgroupReader reader(open_at(AT_FDCWD, root.string(), O_RDONLY | O_DIRECTORY));
+  // The tree stands in for a live cgroupfs (kernel_tree = true).
+  cgroup::CgroupReader reader(open_at(AT_FDCWD, root.string(), O_RDONLY | O_DIRECTORY), true);
   cgroup::Place kernel{"memory", "/parent/kernel", false};
   cgroup::Place walked{"memory", "/parent/walked", false};
   auto k = reader.memory(kernel);
   auto w = reader.memory(walked);
+  // A copied tree: the limit files decide, whatever memory.stat says.
+  cgroup::CgroupReader copy(open_at(AT_FDCWD, root.string(), O_RDONLY | O_DIRECTORY));
+  auto c = copy.memory(kernel);
   fs::remove_all(root);
+  REQUIRE(c.max.has_value());
+  CHECK(*c.max == 67108864);
   REQUIRE(k.max.has_value());
   CHECK(*k.max == 33554432);
   CHECK(k.swap_max == std::optional<uint64_t>(50331648 - 33554432));
