@@ -28,7 +28,8 @@ constexpr const char* kAllowed[] = {
     "clone", "clone3", "set_robust_list", "get_robust_list", "rseq", "futex", "set_tid_address",
     "exit", "exit_group", "gettid", "getpid", "getppid", "tgkill", "tkill", "rt_sigprocmask",
     "rt_sigaction", "rt_sigreturn", "rt_sigtimedwait", "sigaltstack", "sched_yield",
-    "sched_getaffinity", "sched_setaffinity", "prctl", "getrlimit", "prlimit64", "getrandom", "restart_syscall",
+    "sched_getaffinity", "sched_setaffinity", "prctl", "getrlimit", "prlimit64", "getrandom",
+    "restart_syscall",
     // time
     "clock_gettime", "clock_nanosleep", "nanosleep", "gettimeofday", "clock_getres",
     // identity (libc and sanitizers ask)

@@ -1,7 +1,7 @@
 #include "fsd/fuse/uring.h"
 
-#include <linux/fuse.h>
 #include <fcntl.h>
+#include <linux/fuse.h>
 #include <linux/io_uring.h>
 #include <poll.h>
 #include <sched.h>
@@ -13,8 +13,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -133,8 +133,8 @@ class Ring {
     __atomic_store_n(sq_tail_, tail, __ATOMIC_RELEASE);
     queued_ = 0;
     const unsigned to_submit = tail - __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE);
-    long n = ::syscall(__NR_io_uring_enter, fd_.get(), to_submit, 1, IORING_ENTER_GETEVENTS,
-                       nullptr, 0);
+    long n =
+        ::syscall(__NR_io_uring_enter, fd_.get(), to_submit, 1, IORING_ENTER_GETEVENTS, nullptr, 0);
     if (n < 0) return -errno;
     return 0;
   }
@@ -154,8 +154,8 @@ class Ring {
 
  private:
   char* map(size_t len, off_t what) {
-    void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_.get(),
-                     what);
+    void* p =
+        ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_.get(), what);
     if (p == MAP_FAILED) throw SysError("mmap", "io_uring", errno);
     return static_cast<char*>(p);
   }
@@ -357,8 +357,7 @@ ssize_t hook_writev(int fd, struct iovec* iov, int count, void*) {
   size_t payload = std::max<size_t>({8192, init.max_write, max_pages * static_cast<size_t>(page)});
   im->decide(n >= 0, payload);
   if (n >= 0) {
-    log_line("vprocd: io_uring: on, " + std::to_string(im->queues.size()) +
-             " rings (one per CPU)");
+    log_line("vprocd: io_uring: on, " + std::to_string(im->queues.size()) + " rings (one per CPU)");
   }
   return n;
 }
@@ -397,8 +396,9 @@ bool UringTransport::kernel_allows(UringMode mode) {
   } catch (const std::exception&) {
   }
   if (!knob) {
-    unavailable(mode, "this kernel has no FUSE over io_uring: Linux >= 6.14 with "
-                      "CONFIG_FUSE_IO_URING");
+    unavailable(mode,
+                "this kernel has no FUSE over io_uring: Linux >= 6.14 with "
+                "CONFIG_FUSE_IO_URING");
     return false;
   }
   if (!knob->empty() && (*knob)[0] == 'Y') return true;
@@ -421,7 +421,8 @@ std::unique_ptr<UringTransport> UringTransport::prepare(fuse_session* se, UringM
   auto im = std::make_unique<Impl>();
   im->se = se;
   const unsigned n = possible_cpus();
-  if (n > 1024) return unavailable(mode, std::to_string(n) + " possible CPUs: a ring each is too many");
+  if (n > 1024)
+    return unavailable(mode, std::to_string(n) + " possible CPUs: a ring each is too many");
   try {
     for (unsigned qid = 0; qid < n; ++qid) {
       auto q = std::make_unique<Impl::Queue>();
