@@ -29,7 +29,7 @@ vt_eq "--help exits 0" 0 "$rc"
 vt_check "--help documents --mountpoint" has --mountpoint "$out"
 vt_check "--help documents --cgroup-root and --proc-root" eval 'has --cgroup-root "$out" && has --proc-root "$out"'
 vt_check "--help documents --cpu-view" has --cpu-view "$out"
-version=$(sed -n 's/^project(vproc VERSION \([0-9.]*\).*/\1/p' "${VPROC_SOURCE_DIR:-$HERE/../..}/CMakeLists.txt")
+version=$(vt_project_version)
 out=$("$VPROCD" --version 2>&1); rc=$?
 vt_eq "--version exits 0" 0 "$rc"
 vt_check "--version prints the project version '$version' (got '$out')" eval '[ -n "$version" ] && has "$version" "$out"'

@@ -147,6 +147,16 @@ vt_in_cgroup() {
 
 # Python for helper scripts: the distro interpreter when present.
 VT_PY=$(command -v /usr/bin/python3 || command -v python3 || true)
+# vt_apt_install PKG...: installs the Debian packages among PKG that are missing
+# (scripts/install-deps.sh); returns its status.
+vt_apt_install() { "$(dirname "${BASH_SOURCE[0]}")/../../scripts/install-deps.sh" "$@"; }
+
+# vt_project_version [SRC]: the version in SRC's (default: this checkout's) CMakeLists.txt.
+vt_project_version() {
+  local src=${1:-${VPROC_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}}
+  sed -n 's/^project(vproc VERSION \([0-9][0-9.]*\).*/\1/p' "$src/CMakeLists.txt"
+}
+
 vt_require_python() { [ -n "$VT_PY" ] || vt_skip "python3 is missing"; }
 
 # vt_mount_count DIR: how many mounts sit on DIR in this mount namespace.

@@ -12,17 +12,9 @@ SRC=${VPROC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 PKG=$VPROC_BUILD_DIR/packages
 
 # lintian, rpmlint (and jq, python3 for the checks below) on a fresh machine.
-missing=()
-for p in lintian rpmlint rpm jq python3; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
-    { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; }
-fi
+vt_apt_install lintian rpmlint rpm jq python3 || vt_fail "installing lintian rpmlint rpm jq python3"
 
-version=$(sed -n 's/^project(vproc VERSION \([0-9][0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")
+version=$(vt_project_version "$SRC")
 rm -rf "$PKG"
 t0=$(date +%s)
 "$SRC/packaging/build.sh" "$PKG"

@@ -35,18 +35,10 @@ if dpkg-query -W -f='${Status}' vproc 2>/dev/null | grep -q "ok installed"; then
   abort "the vproc package is already installed; this test installs and purges it. Run 'apt-get purge vproc' first."
 fi
 
-missing=()
-for p in systemd jq python3 util-linux libcap2-bin; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
-    { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; }
-fi
+vt_apt_install systemd jq python3 util-linux libcap2-bin || abort "installing systemd jq python3 util-linux libcap2-bin failed"
 
 # The .deb: the one build_test.sh made, when built from these very sources.
-version=$(sed -n 's/^project(vproc VERSION \([0-9][0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")
+version=$(vt_project_version "$SRC")
 deb=$(ls "$PKG"/vproc_"$version"_*.deb 2>/dev/null | head -n1)
 if [ -z "$deb" ] || [ "$(cat "$PKG/SOURCE-STAMP" 2>/dev/null)" != "$("$SRC/packaging/build.sh" --stamp)" ]; then
   echo "building the .deb (none from these sources in $PKG)"
