@@ -158,7 +158,8 @@ g++ -std=c++20 -O2 -Wall -Wextra -o "$RB" "$ROOT/bench/readbench.cpp"
 FLOOR=$TMP/fusefloor
 # shellcheck disable=SC2046
 g++ -std=c++20 -O2 -Wall -Wextra -I"$ROOT" -o "$FLOOR" "$ROOT/bench/fusefloor.cpp" \
-  "$ROOT/fsd/fuse/uring.cpp" "$ROOT"/common/{io,log,sys_error}.cpp -DFUSE_USE_VERSION=312 \
+  "$ROOT/fsd/fuse/uring.cpp" "$ROOT"/fsd/core/{parse,text}.cpp "$ROOT"/common/{io,log,sys_error}.cpp \
+  -DFUSE_USE_VERSION=312 \
   $(pkg-config --cflags --libs fuse3) -pthread
 
 # --- servers -------------------------------------------------------------------------------------
@@ -254,6 +255,14 @@ done
 log "2. throughput: ${TPUT_PROCS[*]} readers x ${TPUT_SECS}s, ${TPUT_ROUNDS} alternating rounds"
 declare -A TPUT SRVCPU
 seg=$(awk -v a="$TPUT_SECS" -v b="$TPUT_ROUNDS" 'BEGIN {print a / b}')
+# tput_rate N PATH: reads/s of N readers (each in its own cgroup) looping on PATH for one round;
+# read errors are logged.
+tput_rate() {
+  local out
+  out=$("$RB" tput --cgroot "$CGROOT" --cg "$UNIQ-tp" --procs "$1" --secs "$seg" "$2")
+  [ "$(field errors <<<" $out")" = 0 ] || log "WARNING: $2: read errors: $out"
+  field reads_per_s <<<" $out"
+}
 for f in "${TPUT_FILES[@]}"; do
   for n in "${TPUT_PROCS[@]}"; do
     declare -A sum=() tk=()
@@ -261,10 +270,9 @@ for f in "${TPUT_FILES[@]}"; do
       for s in "${SOURCES[@]}"; do
         pid=$(server_pid $s)
         t0=0; [ -n "$pid" ] && t0=$(ticks "$pid")
-        out=$("$RB" tput --cgroot "$CGROOT" --cg "$UNIQ-tp" --procs "$n" --secs "$seg" "$(path_of $s "$f")")
+        rate=$(tput_rate "$n" "$(path_of $s "$f")")
         [ -n "$pid" ] && tk[$s]=$(( ${tk[$s]:-0} + $(ticks "$pid") - t0 ))
-        [ "$(field errors <<<" $out")" = 0 ] || log "WARNING: $s $f: read errors: $out"
-        sum[$s]=$(awk -v a="${sum[$s]:-0}" -v b="$(field reads_per_s <<<" $out")" 'BEGIN {print a + b}')
+        sum[$s]=$(awk -v a="${sum[$s]:-0}" -v b="$rate" 'BEGIN {print a + b}')
       done
     done
     for s in "${SOURCES[@]}"; do
@@ -294,8 +302,8 @@ for n in "${TPUT_PROCS[@]}"; do
   for src in "${FL_SRC[@]}"; do FL[$src,$n]=0; done
   for r in $(seq 1 "$TPUT_ROUNDS"); do
     for src in "${FL_SRC[@]}"; do
-      out=$("$RB" tput --cgroot "$CGROOT" --cg "$UNIQ-tp" --procs "$n" --secs "$seg" "$(fl_path "$src")")
-      FL[$src,$n]=$(awk -v a="${FL[$src,$n]}" -v b="$(field reads_per_s <<<" $out")" -v r="$TPUT_ROUNDS" 'BEGIN {printf "%.0f", a + b / r}')
+      rate=$(tput_rate "$n" "$(fl_path "$src")")
+      FL[$src,$n]=$(awk -v a="${FL[$src,$n]}" -v b="$rate" -v r="$TPUT_ROUNDS" 'BEGIN {printf "%.0f", a + b / r}')
     done
   done
 done

@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "common/sys_error.h"
 #include "common/unique_fd.h"
+#include "fsd/core/parse.h"
 
 namespace vproc::fuse {
 namespace {
@@ -193,28 +194,14 @@ thread_local Entry* tl_entry = nullptr;
 // Highest possible CPU + 1: the kernel keeps one queue per possible CPU and
 // uses the ring only once every queue has an entry.
 unsigned possible_cpus() {
-  std::optional<std::string> text;
   try {
-    text = read_file_at(AT_FDCWD, "/sys/devices/system/cpu/possible");
+    if (auto text = read_file_at(AT_FDCWD, "/sys/devices/system/cpu/possible")) {
+      auto cpus = core::parse_cpu_list(*text);  // ascending
+      if (!cpus.empty()) return static_cast<unsigned>(cpus.back()) + 1;
+    }
   } catch (const std::exception&) {
   }
-  if (!text) return static_cast<unsigned>(std::max(1L, ::sysconf(_SC_NPROCESSORS_CONF)));
-  const std::string& s = *text;
-  unsigned highest = 0;
-  unsigned cur = 0;
-  bool in_num = false;
-  for (char c : s) {
-    if (c >= '0' && c <= '9') {
-      cur = cur * 10 + static_cast<unsigned>(c - '0');
-      in_num = true;
-    } else {
-      if (in_num) highest = std::max(highest, cur);
-      cur = 0;
-      in_num = false;
-    }
-  }
-  if (in_num) highest = std::max(highest, cur);
-  return highest + 1;
+  return static_cast<unsigned>(std::max(1L, ::sysconf(_SC_NPROCESSORS_CONF)));
 }
 
 }  // namespace
