@@ -1,6 +1,9 @@
 #include "fsd/view/view.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
+#include <time.h>
 
 #include <algorithm>
 
@@ -18,6 +21,8 @@ ViewService::ViewService(UniqueFd cgroup_root, UniqueFd proc_root, Options optio
       cgroups_(std::move(cgroup_root)),
       readers_(proc_.get()),
       options_(options) {
+  struct statfs fs {};
+  live_proc_ = ::fstatfs(proc_.get(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
   if (options_.loadavg) {
     load_ = std::make_unique<LoadTracker>(cgroups_, proc_.get(), options_.loadavg_interval);
   }
@@ -75,7 +80,14 @@ std::vector<int> ViewService::host_online(const std::string& host_stat) const {
 }
 
 uint64_t ViewService::age_ticks(const Reader& r) const {
-  uint64_t up = core::parse_uptime_ticks(host("uptime"), "/proc/uptime");
+  uint64_t up = 0;
+  timespec now{};
+  if (live_proc_ && ::clock_gettime(CLOCK_BOOTTIME, &now) == 0) {
+    up = static_cast<uint64_t>(now.tv_sec) * core::kUserHz +
+         static_cast<uint64_t>(now.tv_nsec) / core::kNsPerTick;
+  } else {
+    up = core::parse_uptime_ticks(host("uptime"), "/proc/uptime");
+  }
   return up > r.init_start ? up - r.init_start : 0;
 }
 

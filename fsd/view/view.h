@@ -65,6 +65,9 @@ class ViewService {
   auto with_state(const std::string& key, F f);
 
   UniqueFd proc_;
+  // proc_ is the kernel's procfs (not a copied test tree): the uptime can come
+  // from CLOCK_BOOTTIME, the clock /proc/uptime prints, without a read.
+  bool live_proc_ = false;
   mutable FdCache proc_files_;
   cgroup::CgroupReader cgroups_;
   ReaderResolver readers_;
