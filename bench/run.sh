@@ -27,7 +27,9 @@
 #      1000 live entries. Cycling a few processes through many cgroups would instead measure
 #      cgroup migration and cache invalidation. Reports server CPU and RSS, and a probe
 #      reader's meminfo latency before (1 cgroup), while the 1000 read, and after they go quiet
-#      (1000 attached, no background reads: the number of cgroups alone).
+#      (1000 attached, no background reads: the number of cgroups alone). Each probe takes turns
+#      with a reference instance of the same server that only the probe reads: the 1-cgroup
+#      figure at the same moments, which the goal's ratio uses.
 #   4. hook: wall time of `runc run` (busybox sh counting its FUSE mounts) with and without
 #      vproc-hook (createRuntime + poststop), 256 MiB / 1 CPU limits; round 0 is warm-up.
 #   5. idle: server CPU over 30 s while the 1000 sleepers stay attached but stop reading
@@ -83,7 +85,7 @@ log() { printf '[bench %s] %s\n' "$(date -u +%T)" "$*" >&2; }
 # --- cleanup: only what this run created -------------------------------------------------------
 TMP=$(mktemp -d /tmp/vproc-bench.XXXXXX)
 VPROCD_PID=""; LXCFS_PID=""; FLOOR_PID=""; SCALE_PID=""; RUNC_IDS=()
-VPROCD_DEV_PID=""; FLOORU_PID=""
+VPROCD_DEV_PID=""; FLOORU_PID=""; VPROCD_REF_PID=""; LXCFS_REF_PID=""
 # FUSE over io_uring is a fuse module switch (enable_uring): the run turns it on
 # for its servers and puts back what it found.
 URING_KNOB=/sys/module/fuse/parameters/enable_uring
@@ -123,6 +125,8 @@ cleanup() {
   stop_server "$FLOOR_PID" "$TMP/floor"
   stop_server "$VPROCD_DEV_PID" "$TMP/vprocd-dev"
   stop_server "$FLOORU_PID" "$TMP/floor-uring"
+  stop_server "$VPROCD_REF_PID" "$TMP/vprocd-ref"
+  stop_server "$LXCFS_REF_PID" "$TMP/lxcfs-ref"
   [ -n "$URING_ORIG" ] && echo "$URING_ORIG" >"$URING_KNOB" 2>/dev/null
   sleep 0.2
   # Memory cgroups can stay busy for a moment after their last task exits: retry in rounds.
@@ -133,7 +137,7 @@ cleanup() {
     [ -z "$(our_cgroups)" ] || sleep 0.5
   done
   [ -z "$(our_cgroups)" ] || echo "bench: could not remove: $(our_cgroups | tr '\n' ' ')" >&2
-  for d in vprocd lxcfs floor vprocd-dev floor-uring; do
+  for d in vprocd lxcfs floor vprocd-dev floor-uring vprocd-ref lxcfs-ref; do
     mountpoint -q "$TMP/$d" 2>/dev/null && return
   done
   rm -rf "$TMP"
@@ -163,7 +167,8 @@ g++ -std=c++20 -O2 -Wall -Wextra -I"$ROOT" -o "$FLOOR" "$ROOT/bench/fusefloor.cp
   $(pkg-config --cflags --libs fuse3) -pthread
 
 # --- servers -------------------------------------------------------------------------------------
-mkdir -p "$TMP/vprocd" "$TMP/lxcfs" "$TMP/floor" "$TMP/vprocd-dev" "$TMP/floor-uring"
+mkdir -p "$TMP/vprocd" "$TMP/lxcfs" "$TMP/floor" "$TMP/vprocd-dev" "$TMP/floor-uring" \
+  "$TMP/vprocd-ref" "$TMP/lxcfs-ref"
 # The vprocd under test: io_uring where the kernel has it (--io-uring on turns
 # enable_uring on). A second vprocd on /dev/fuse and two floors (section 7)
 # show what the transport is worth.
@@ -179,6 +184,13 @@ for i in $(seq 1 100); do [ -r "$TMP/vprocd/proc/meminfo" ] && break; sleep 0.1;
 VPROCD_DEV_PID=$!
 lxcfs -f -l --enable-cfs -p "$TMP/lxcfs.pid" "$TMP/lxcfs" >"$TMP/lxcfs.log" 2>&1 &
 LXCFS_PID=$!
+# Reference instances for section 3: the same servers with the same options, read only by the
+# scale probe, so "1 cgroup" is measured at the same moments as "1000 cgroups".
+"$VPROCD" --mountpoint "$TMP/vprocd-ref" --registry-dir "$TMP/registry-ref" --io-uring "$URING_MODE" \
+  2>"$TMP/vprocd-ref.log" &
+VPROCD_REF_PID=$!
+lxcfs -f -l --enable-cfs -p "$TMP/lxcfs-ref.pid" "$TMP/lxcfs-ref" >"$TMP/lxcfs-ref.log" 2>&1 &
+LXCFS_REF_PID=$!
 "$FLOOR" "$TMP/floor" 2>"$TMP/floor.log" &
 FLOOR_PID=$!
 FL_SRC=(floor vprocd-dev vprocd)
@@ -189,6 +201,7 @@ if [ -n "$URING_ORIG" ]; then
 fi
 for i in $(seq 1 100); do
   [ -r "$TMP/lxcfs/proc/meminfo" ] && [ -r "$TMP/floor/meminfo" ] && [ -r "$TMP/vprocd-dev/proc/meminfo" ] &&
+    [ -r "$TMP/vprocd-ref/proc/meminfo" ] && [ -r "$TMP/lxcfs-ref/proc/meminfo" ] &&
     { [ -z "$FLOORU_PID" ] || [ -r "$TMP/floor-uring/meminfo" ]; } && break
   sleep 0.1
 done
@@ -198,7 +211,9 @@ else
   TRANSPORT="/dev/fuse ($(sed -n 's/.*io_uring: off (\(.*\)); .*/\1/p' "$TMP/vprocd.log"))"
 fi
 log "vprocd transport: $TRANSPORT"
-[ -r "$TMP/lxcfs/proc/meminfo" ] || { cat "$TMP/lxcfs.log" >&2; echo "bench: lxcfs did not serve" >&2; exit 1; }
+for d in lxcfs lxcfs-ref vprocd-ref; do
+  [ -r "$TMP/$d/proc/meminfo" ] || { cat "$TMP/$d.log" >&2; echo "bench: $d did not serve" >&2; exit 1; }
+done
 
 path_of() {  # path_of SOURCE FILE
   local base
@@ -338,6 +353,15 @@ fi
 
 # --- 3 + 5. scale and idle -----------------------------------------------------------------------
 declare -A SC
+# probe SOURCE PHASE: the probe's meminfo latency on SOURCE and on its reference instance,
+# interleaved in batches of 50 reads.
+probe() {
+  local s=$1 ph=$2 main ref out
+  main=$(path_of "$s" meminfo); ref=$TMP/$s-ref/proc/meminfo
+  out=$("$RB" lat --cgroot "$CGROOT" --cg "$UNIQ-probe" --iters "$PROBE_ITERS" --warmup 100 --batch 50 "$ref" "$main")
+  SC[$s,${ph}med]=$(grep -F "$main " <<<"$out" | field median_ns); SC[$s,${ph}p99]=$(grep -F "$main " <<<"$out" | field p99_ns)
+  SC[$s,${ph}ref]=$(grep -F "$ref " <<<"$out" | field median_ns)
+}
 scale_run() {  # scale_run SOURCE
   local s=$1 pid mp t0 t1 e0 e1 line
   pid=$(server_pid "$s")
@@ -346,8 +370,7 @@ scale_run() {  # scale_run SOURCE
   SC[$s,idle0]=$(cpu_pct $((t1 - t0)) "$(awk -v a="$e1" -v b="$e0" 'BEGIN {print a - b}')")
   SC[$s,rss0]=$(status_kb "$pid" VmRSS)
   # Probe: 1 cgroup.
-  line=$("$RB" lat --cgroot "$CGROOT" --cg "$UNIQ-probe" --iters "$PROBE_ITERS" --warmup 100 "$(path_of $s meminfo)")
-  SC[$s,p1med]=$(field median_ns <<<"$line"); SC[$s,p1p99]=$(field p99_ns <<<"$line")
+  probe "$s" p1
   # Attach N sleepers.
   rm -f "$TMP/ctl"; mkfifo "$TMP/ctl"
   "$RB" scale --cgroot "$CGROOT" --cg "$UNIQ-sc" --procs "$SCALE_N" --period-ms 2000 \
@@ -364,8 +387,7 @@ scale_run() {  # scale_run SOURCE
   t0=$(ticks "$pid"); e0=$(now); sleep "$LOAD_SECS"; t1=$(ticks "$pid"); e1=$(now)
   SC[$s,load]=$(cpu_pct $((t1 - t0)) "$(awk -v a="$e1" -v b="$e0" 'BEGIN {print a - b}')")
   # Probe among N cgroups.
-  line=$("$RB" lat --cgroot "$CGROOT" --cg "$UNIQ-probe" --iters "$PROBE_ITERS" --warmup 100 "$(path_of $s meminfo)")
-  SC[$s,pNmed]=$(field median_ns <<<"$line"); SC[$s,pNp99]=$(field p99_ns <<<"$line")
+  probe "$s" pN
   SC[$s,rss]=$(status_kb "$pid" VmRSS)
   # 5. Idle: sleepers stay attached, stop reading.
   echo quiet >&7
@@ -375,12 +397,11 @@ scale_run() {  # scale_run SOURCE
   SC[$s,rssend]=$(status_kb "$pid" VmRSS); SC[$s,hwm]=$(status_kb "$pid" VmHWM)
   # Probe again: N cgroups attached and known to the server, nobody else reading. Against the
   # 1-cgroup probe this isolates the cost of the number of cgroups from the load of their reads.
-  line=$("$RB" lat --cgroot "$CGROOT" --cg "$UNIQ-probe" --iters "$PROBE_ITERS" --warmup 100 "$(path_of $s meminfo)")
-  SC[$s,pQmed]=$(field median_ns <<<"$line"); SC[$s,pQp99]=$(field p99_ns <<<"$line")
+  probe "$s" pQ
   exec 7>&-
   wait "$SCALE_PID" || true
   SCALE_PID=""
-  log "  $s: load ${SC[$s,load]}% CPU, idle ${SC[$s,idle]}% CPU, RSS ${SC[$s,rss]} kB, probe $(us ${SC[$s,p1med]}) -> $(us ${SC[$s,pNmed]}) -> $(us ${SC[$s,pQmed]}) us"
+  log "  $s: load ${SC[$s,load]}% CPU, idle ${SC[$s,idle]}% CPU, RSS ${SC[$s,rss]} kB, probe $(us ${SC[$s,p1med]}) -> $(us ${SC[$s,pNmed]}) -> $(us ${SC[$s,pQmed]}) us (reference $(us ${SC[$s,p1ref]}) -> $(us ${SC[$s,pNref]}) -> $(us ${SC[$s,pQref]}) us)"
 }
 # vprocd first: lxcfs's loadavg thread keeps walking every cgroup it has seen once it has
 # seen the 1000, which would load the machine during vprocd's measurement.
@@ -479,14 +500,16 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "| RSS before attaching (MiB) | $(awk -v k=${SC[lxcfs,rss0]} 'BEGIN {printf "%.1f", k / 1024}') | $(awk -v k=${SC[vprocd,rss0]} 'BEGIN {printf "%.1f", k / 1024}') |"
   echo "| RSS with $SCALE_N attached (MiB) | $(awk -v k=${SC[lxcfs,rss]} 'BEGIN {printf "%.1f", k / 1024}') | $(awk -v k=${SC[vprocd,rss]} 'BEGIN {printf "%.1f", k / 1024}') |"
   echo "| peak RSS, VmHWM (MiB) | $(awk -v k=${SC[lxcfs,hwm]} 'BEGIN {printf "%.1f", k / 1024}') | $(awk -v k=${SC[vprocd,hwm]} 'BEGIN {printf "%.1f", k / 1024}') |"
-  echo "| probe meminfo median, 1 cgroup (µs) | $(us ${SC[lxcfs,p1med]}) | $(us ${SC[vprocd,p1med]}) |"
-  echo "| probe meminfo median, $SCALE_N cgroups reading (µs) | $(us ${SC[lxcfs,pNmed]}) | $(us ${SC[vprocd,pNmed]}) |"
-  echo "| probe meminfo median, $SCALE_N cgroups attached, quiet (µs) | $(us ${SC[lxcfs,pQmed]}) | $(us ${SC[vprocd,pQmed]}) |"
-  echo "| **ratio $SCALE_N reading / 1 cgroup (median)** | $(ratio ${SC[lxcfs,pNmed]} ${SC[lxcfs,p1med]}) | $(ratio ${SC[vprocd,pNmed]} ${SC[vprocd,p1med]}) |"
-  echo "| **ratio $SCALE_N quiet / 1 cgroup (median)** | $(ratio ${SC[lxcfs,pQmed]} ${SC[lxcfs,p1med]}) | $(ratio ${SC[vprocd,pQmed]} ${SC[vprocd,p1med]}) |"
-  echo "| probe meminfo p99, 1 -> $SCALE_N reading -> quiet (µs) | $(us ${SC[lxcfs,p1p99]}) -> $(us ${SC[lxcfs,pNp99]}) -> $(us ${SC[lxcfs,pQp99]}) | $(us ${SC[vprocd,p1p99]}) -> $(us ${SC[vprocd,pNp99]}) -> $(us ${SC[vprocd,pQp99]}) |"
+  echo "| probe meminfo median before attaching: server / reference (µs) | $(us ${SC[lxcfs,p1med]}) / $(us ${SC[lxcfs,p1ref]}) | $(us ${SC[vprocd,p1med]}) / $(us ${SC[vprocd,p1ref]}) |"
+  echo "| probe meminfo median, $SCALE_N cgroups reading: server / reference (µs) | $(us ${SC[lxcfs,pNmed]}) / $(us ${SC[lxcfs,pNref]}) | $(us ${SC[vprocd,pNmed]}) / $(us ${SC[vprocd,pNref]}) |"
+  echo "| probe meminfo median, $SCALE_N cgroups attached, quiet: server / reference (µs) | $(us ${SC[lxcfs,pQmed]}) / $(us ${SC[lxcfs,pQref]}) | $(us ${SC[vprocd,pQmed]}) / $(us ${SC[vprocd,pQref]}) |"
+  echo "| **ratio $SCALE_N reading / 1 cgroup (medians, same moments)** | $(ratio ${SC[lxcfs,pNmed]} ${SC[lxcfs,pNref]}) | $(ratio ${SC[vprocd,pNmed]} ${SC[vprocd,pNref]}) |"
+  echo "| **ratio $SCALE_N quiet / 1 cgroup (medians, same moments)** | $(ratio ${SC[lxcfs,pQmed]} ${SC[lxcfs,pQref]}) | $(ratio ${SC[vprocd,pQmed]} ${SC[vprocd,pQref]}) |"
+  echo "| ratio $SCALE_N reading / before attaching, same server (medians, minutes apart) | $(ratio ${SC[lxcfs,pNmed]} ${SC[lxcfs,p1med]}) | $(ratio ${SC[vprocd,pNmed]} ${SC[vprocd,p1med]}) |"
+  echo "| ratio $SCALE_N quiet / before attaching, same server (medians, minutes apart) | $(ratio ${SC[lxcfs,pQmed]} ${SC[lxcfs,p1med]}) | $(ratio ${SC[vprocd,pQmed]} ${SC[vprocd,p1med]}) |"
+  echo "| probe meminfo p99, before -> $SCALE_N reading -> quiet (µs) | $(us ${SC[lxcfs,p1p99]}) -> $(us ${SC[lxcfs,pNp99]}) -> $(us ${SC[lxcfs,pQp99]}) | $(us ${SC[vprocd,p1p99]}) -> $(us ${SC[vprocd,pNp99]}) -> $(us ${SC[vprocd,pQp99]}) |"
   echo
-  echo "The probe ($PROBE_ITERS back-to-back reads) runs in its own cgroup right before the sleepers attach (1 cgroup), while they read (~$((SCALE_N / 2)) reads/s of background load on the server), and after the idle window while they stay attached but quiet (the number of cgroups alone)."
+  echo "The probe ($PROBE_ITERS back-to-back reads in its own cgroup) runs right before the sleepers attach, while they read (~$((SCALE_N / 2)) reads/s of background load on the server), and after the idle window while they stay attached but quiet (the number of cgroups alone). Each time it takes turns, in batches of 50 reads, between the server under test and a reference instance of the same server with the same options that only the probe reads: the reference's median is the 1-cgroup figure at the same moments, so load from other tenants of the host hits both alike. The before-attaching figures are minutes away from the others and move with that load."
   echo
   echo "## 4. Hook cost on runc run"
   echo
@@ -527,10 +550,10 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
   done
   r=$(ratio ${MED[vprocd,meminfo]} ${MED[native,meminfo]})
   echo "| moonshot: meminfo median ≤ 4x native | ${r}x | $(awk -v r="$r" 'BEGIN {print (r <= 4) ? "yes" : "no"}') |"
-  r=$(ratio ${SC[vprocd,pNmed]} ${SC[vprocd,p1med]})
-  echo "| $SCALE_N cgroups reading: latency ≤ 1.2x 1-cgroup | ${r}x | $(awk -v r="$r" 'BEGIN {print (r <= 1.2) ? "yes" : "no"}') |"
-  r=$(ratio ${SC[vprocd,pQmed]} ${SC[vprocd,p1med]})
-  echo "| $SCALE_N cgroups attached, quiet: latency ≤ 1.2x 1-cgroup | ${r}x | $(awk -v r="$r" 'BEGIN {print (r <= 1.2) ? "yes" : "no"}') |"
+  r=$(ratio ${SC[vprocd,pNmed]} ${SC[vprocd,pNref]})
+  echo "| $SCALE_N cgroups reading: latency ≤ 1.2x 1-cgroup (reference, same moments) | ${r}x | $(awk -v r="$r" 'BEGIN {print (r <= 1.2) ? "yes" : "no"}') |"
+  r=$(ratio ${SC[vprocd,pQmed]} ${SC[vprocd,pQref]})
+  echo "| $SCALE_N cgroups attached, quiet: latency ≤ 1.2x 1-cgroup (reference, same moments) | ${r}x | $(awk -v r="$r" 'BEGIN {print (r <= 1.2) ? "yes" : "no"}') |"
   echo "| $SCALE_N cgroups: RSS ≤ 32 MiB | $(awk -v k=${SC[vprocd,hwm]} 'BEGIN {printf "%.1f", k / 1024}') MiB peak | $(awk -v k=${SC[vprocd,hwm]} 'BEGIN {print (k <= 32768) ? "yes" : "no"}') |"
   echo "| idle CPU ≤ 1% of a core, loadavg on | ${SC[vprocd,idle]}% | $(awk -v r="${SC[vprocd,idle]}" 'BEGIN {print (r <= 1) ? "yes" : "no"}') |"
 } >"$TMP/results.md"
