@@ -2,6 +2,7 @@
 // fsd/takeover.h for restarts.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -64,7 +65,22 @@ struct Config {
 std::atomic<bool> g_drain{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
 
-void on_drain_signal(int) { g_drain.store(true); }
+// An eventfd that wakes the keeper thread (below) from its wait; -1 when none.
+std::atomic<int> g_keeper_wake{-1};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+void wake_keeper() {
+  int fd = g_keeper_wake.load();
+  uint64_t one = 1;
+  if (fd >= 0 && ::write(fd, &one, sizeof one) < 0) {
+    // Full counter (EAGAIN): the keeper has a wake-up pending anyway.
+  }
+}
+
+void on_drain_signal(int) {
+  g_drain.store(true);
+  wake_keeper();  // write(2) is async-signal-safe
+}
 
 // --detach: the foreground process waits here until the daemon (its child)
 // reports ready ('R' on the pipe) or fails (EOF). Returns the exit status.
@@ -276,6 +292,9 @@ int run(const Config& cfg) {
   write_pid_record(cfg.registry_dir, cfg.mountpoint);
   log_line("vprocd: serving " + cfg.mountpoint);
 
+  UniqueFd keeper_wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!keeper_wake) throw SysError("eventfd", "keeper", errno);
+  g_keeper_wake.store(keeper_wake.get());
   struct sigaction sa {};
   sa.sa_handler = on_drain_signal;
   ::sigemptyset(&sa.sa_mask);
@@ -348,7 +367,15 @@ int run(const Config& cfg) {
           return;
         }
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      // Sleep until woken (a drain signal, the end of the session) when there
+      // is nothing to watch; an idle vprocd then has no timer waking it.
+      pollfd p{keeper_wake.get(), POLLIN, 0};
+      if (::poll(&p, 1, attacher > 0 || draining ? 100 : -1) > 0) {
+        uint64_t n = 0;
+        if (::read(keeper_wake.get(), &n, sizeof n) < 0) {
+          // EAGAIN: another wake-up consumed it first.
+        }
+      }
     }
   });
 
@@ -360,7 +387,9 @@ int run(const Config& cfg) {
   fuse_loop_cfg_set_max_threads(loop.get(), cfg.threads);
   int rc = fuse_session_loop_mt(se.get(), loop.get());
   stop.store(true);
+  wake_keeper();
   keeper.join();
+  g_keeper_wake.store(-1);
   if (uring) uring->stop();
 
   fuse_remove_signal_handlers(se.get());
