@@ -15,7 +15,8 @@ namespace {
 
 // What vprocd does after mounting: serve FUSE requests from worker threads
 // (libfuse creates and retires them), read files through dir fds, ask nsfs
-// ioctls, sample loadavg on a timer thread, log to stderr, unmount at exit.
+// ioctls, sample loadavg on a timer thread (through the taskstats netlink
+// socket opened before the filter), log to stderr, unmount at exit.
 constexpr const char* kAllowed[] = {
     // files
     "read", "pread64", "readv", "preadv", "write", "pwrite64", "writev", "openat", "open",
@@ -36,6 +37,9 @@ constexpr const char* kAllowed[] = {
     "getuid", "geteuid", "getgid", "getegid", "uname", "sysinfo",
     // FUSE over io_uring: only rings set up (and restricted) before the filter
     "io_uring_enter",
+    // loadavg: cgroupstats over the netlink socket opened before the filter
+    // (socket() itself stays refused)
+    "sendto", "recvfrom",
     // leaving; reaping the re-attach child
     "umount2", "wait4", "waitid",
 };

@@ -1,5 +1,15 @@
 #include "fsd/view/loadavg.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
 #include "common/io.h"
 #include "common/log.h"
 #include "fsd/core/parse.h"
@@ -9,7 +19,17 @@ namespace vproc::view {
 
 LoadTracker::LoadTracker(const cgroup::CgroupReader& cgroups, int proc_root,
                          std::chrono::milliseconds interval)
-    : cgroups_(cgroups), proc_(proc_root), interval_(interval) {}
+    : cgroups_(cgroups), proc_(proc_root), interval_(interval) {
+  // Here, before the seccomp filter (which refuses socket()). cgroupstats
+  // answers for v1 hierarchies only: none, no socket.
+  if (!cgroups_.layout().v1_dir.count("cpu")) return;
+  try {
+    stats_ = std::make_unique<cgroup::CgroupStatsSocket>();
+  } catch (const std::exception& e) {
+    log_line(std::string("vprocd: loadavg: no taskstats netlink (") + e.what() +
+             "); counting tasks from the tasks files");
+  }
+}
 
 LoadTracker::~LoadTracker() {
   {
@@ -60,14 +80,96 @@ std::array<uint64_t, 3> LoadTracker::averages(const cgroup::Place& place) {
     if (entries_.size() >= kMaxTracked) return {};  // full: averages stay 0 until one expires
   }
   // First read of this cgroup: one sample now so the averages start moving.
-  Entry e{place, {}, now};
-  Count c = count(place);
+  Entry e{place, {}, now, make_probe(place)};
+  const unsigned n = active(place, *e.probe);
   for (size_t i = 0; i < 3; ++i) {
-    e.avg[i] = core::calc_load(0, core::kLoadExp[i], c.active * core::kFixed1);
+    e.avg[i] = core::calc_load(0, core::kLoadExp[i], n * core::kFixed1);
   }
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = entries_.emplace(key, e);
+  auto [it, inserted] = entries_.emplace(key, std::move(e));
   return it->second.avg;
+}
+
+std::shared_ptr<LoadTracker::Probe> LoadTracker::make_probe(const cgroup::Place& place) const {
+  auto probe = std::make_shared<Probe>();
+  if (!stats_ || place.v2) return probe;
+  try {
+    probe->dir = cgroups_.open_dir(place);
+  } catch (const std::exception&) {
+    return probe;  // the tasks files report it
+  }
+  // Only a live v1 cgroupfs answers; a copied tree is read from its files.
+  struct statfs sf;
+  if (probe->dir && ::fstatfs(probe->dir.get(), &sf) == 0 &&
+      static_cast<unsigned long>(sf.f_type) == CGROUP_SUPER_MAGIC) {
+    probe->netlink = true;
+  } else {
+    probe->dir.reset();
+  }
+  return probe;
+}
+
+unsigned LoadTracker::active(const cgroup::Place& place, Probe& probe) const {
+  if (probe.netlink) {
+    int err = 0;
+    // ENOENT: the cgroup was removed, and one of the same name may have
+    // replaced it (a restarted container): open the path again, once.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (!probe.dir) probe.dir = cgroups_.open_dir(place);
+      if (!probe.dir) return 0;  // gone: no tasks
+      unsigned n = 0;
+      err = active_netlink(probe.dir.get(), n);
+      if (err == 0) return n;
+      probe.dir.reset();
+      if (err != ENOENT) break;
+    }
+    if (err == ENOENT) return 0;
+    // For good: an error here would repeat at every sample.
+    probe.netlink = false;
+    log_limited("vprocd: loadavg: taskstats netlink failed for " + place.key() + " (" +
+                std::strerror(err) + "); counting its tasks from the tasks files");
+  }
+  return count(place).active;
+}
+
+int LoadTracker::active_netlink(int top, unsigned& active) const {
+  constexpr size_t kMaxDirs = 4096;  // as CgroupReader::tasks()
+  uint64_t sum = 0;
+  size_t dirs = 1;
+  std::vector<UniqueFd> todo;  // descendants still to count
+  auto visit = [&](int fd, bool is_top) -> int {
+    cgroup::TaskCounts c;
+    if (int err = stats_->query(fd, c)) return err == ENOENT && !is_top ? 0 : err;
+    sum += c.running + c.uninterruptible + c.io_wait;
+    struct stat st;
+    if (::fstat(fd, &st) != 0) return errno;
+    if (st.st_nlink <= 2) return 0;  // kernfs: 2 + the number of subdirectories
+    if (is_top && ::lseek(fd, 0, SEEK_SET) != 0) return errno;  // listed at the last sample
+    alignas(dirent64) char buf[4096];
+    for (;;) {
+      ssize_t n = retry_eintr([&] { return ::getdents64(fd, buf, sizeof buf); });
+      if (n < 0) return errno;
+      if (n == 0) return 0;
+      for (size_t off = 0; off < static_cast<size_t>(n);) {
+        const auto* d = reinterpret_cast<const dirent64*>(buf + off);
+        if (d->d_reclen == 0) return EBADMSG;
+        off += d->d_reclen;
+        if (d->d_type != DT_DIR || d->d_name[0] == '.' || dirs >= kMaxDirs) continue;
+        UniqueFd child = open_at_optional(fd, d->d_name, O_RDONLY | O_DIRECTORY);
+        if (!child) continue;  // removed since the listing
+        todo.push_back(std::move(child));
+        ++dirs;
+      }
+    }
+  };
+  if (int err = visit(top, true)) return err;
+  while (!todo.empty()) {
+    UniqueFd fd = std::move(todo.back());
+    todo.pop_back();
+    if (int err = visit(fd.get(), false)) return err;
+  }
+  active = static_cast<unsigned>(std::min<uint64_t>(sum, kMaxTasks));
+  return 0;
 }
 
 void LoadTracker::loop() {
@@ -82,23 +184,23 @@ void LoadTracker::loop() {
 }
 
 void LoadTracker::sample_all() {
-  std::vector<cgroup::Place> places;
+  std::vector<std::pair<cgroup::Place, std::shared_ptr<Probe>>> places;
   const auto expiry = std::chrono::steady_clock::now() - std::chrono::minutes(10);
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = entries_.begin(); it != entries_.end();) {
       if (it->second.last_read < expiry) {
-        it = entries_.erase(it);
+        it = entries_.erase(it);  // closes its directory fd
       } else {
-        places.push_back(it->second.place);
+        places.emplace_back(it->second.place, it->second.probe);
         ++it;
       }
     }
   }
-  for (const auto& place : places) {
-    unsigned active = 0;
+  for (const auto& [place, probe] : places) {
+    unsigned n = 0;
     try {
-      active = count(place).active;
+      n = active(place, *probe);
     } catch (const std::exception& e) {
       log_limited(std::string("loadavg sample: ") + e.what());
     }
@@ -107,7 +209,7 @@ void LoadTracker::sample_all() {
     if (it == entries_.end()) continue;
     for (size_t i = 0; i < 3; ++i) {
       it->second.avg[i] =
-          core::calc_load(it->second.avg[i], core::kLoadExp[i], active * core::kFixed1);
+          core::calc_load(it->second.avg[i], core::kLoadExp[i], n * core::kFixed1);
     }
   }
 }

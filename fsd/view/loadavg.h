@@ -1,21 +1,36 @@
 // Per-cgroup load averages, computed the way the kernel computes the host's:
-// every 5 s, count the cgroup's runnable (R) and uninterruptible (D) tasks
-// and fold the count into 1/5/15-minute exponential averages.
+// every 5 s, count the active tasks of the cgroup and its descendants and fold
+// the count into 1/5/15-minute exponential averages.
 //
 // Only cgroups whose loadavg was read in the last 10 minutes are sampled, so
-// the cost grows with the tasks of those containers, not with the host's.
-// Reads <cgroup>/tasks (v1) or cgroup.threads (v2), then <proc>/<tid>/stat.
+// the cost grows with those containers, not with the host. A v1 cgroup on the
+// live cgroupfs is counted by the kernel (taskstats netlink, see
+// fsd/cgroup/cgroupstats.h): running + uninterruptible + waiting for I/O,
+// through an fd of its directory kept open while it is tracked, plus one query
+// per descendant directory (st_nlink > 2 says there are some). A leaf costs
+// three syscalls (fstat, sendto, recvfrom). Everything else (v2, a copied tree
+// given as --cgroup-root, no TASKSTATS family, an error) reads <cgroup>/tasks
+// (v1) or cgroup.threads (v2) of the cgroup and its descendants, then
+// <proc>/<tid>/stat, counting R and D. The two differ in one case: a killable
+// sleep that is not an I/O wait (D in /proc, counted by the host's loadavg) is
+// missed by the kernel's count.
+//
+// count(), for the running/total fields of a render, always reads the tasks
+// files: it needs the tids.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/unique_fd.h"
 #include "fsd/cgroup/cgroup_reader.h"
+#include "fsd/cgroup/cgroupstats.h"
 #include "fsd/core/readings.h"
 
 namespace vproc::view {
@@ -42,15 +57,28 @@ class LoadTracker {
   Count count(const cgroup::Place& place) const;
 
  private:
+  // How one tracked cgroup is counted. Made before the entry is inserted, then
+  // used by the sampler thread only.
+  struct Probe {
+    bool netlink = false;  // through stats_ and dir; else from the tasks files
+    UniqueFd dir;          // the cgroup's directory (reopened after ENOENT)
+  };
   struct Entry {
     cgroup::Place place;
     std::array<uint64_t, 3> avg{};
     std::chrono::steady_clock::time_point last_read;
+    std::shared_ptr<Probe> probe;
   };
   void loop();
   void sample_all();
+  std::shared_ptr<Probe> make_probe(const cgroup::Place& place) const;
+  // Active tasks of the cgroup and its descendants now.
+  unsigned active(const cgroup::Place& place, Probe& probe) const;
+  // The same through netlink, from the cgroup directory dirfd; 0 or an errno.
+  int active_netlink(int dirfd, unsigned& active) const;
 
   const cgroup::CgroupReader& cgroups_;
+  std::unique_ptr<cgroup::CgroupStatsSocket> stats_;  // null: no netlink
   int proc_;
   std::chrono::milliseconds interval_;
   mutable std::mutex mu_;

@@ -120,6 +120,37 @@ printf '%s\n' '{
 }' | seed registry_entry c1
 seed registry_entry stat-line <"$fx/v1/proc/4242/stat"
 
+# genetlink: seq (u32) + family id (u16), then one datagram as the kernel
+# queues it: a CTRL_CMD_NEWFAMILY reply, a cgroupstats reply, errors (EINVAL,
+# ENOENT), an acknowledgement, a late answer followed by the awaited one.
+mkdir -p "$out/genetlink"
+python3 - "$out/genetlink" <<'PY'
+import struct, sys
+out = sys.argv[1]
+def attr(t, data):
+    a = struct.pack("=HH", 4 + len(data), t) + data
+    return a + b"\0" * (-len(a) % 4)
+def msg(t, seq, body):
+    m = struct.pack("=IHHII", 16 + len(body), t, 0, seq, 0) + body
+    return m + b"\0" * (-len(m) % 4)
+def genl(cmd):
+    return struct.pack("=BBH", cmd, 2, 0)
+def seed(name, seq, fam, dgram):
+    open(f"{out}/{name}", "wb").write(struct.pack("=IH", seq, fam) + dgram)
+CTRL, NEWFAMILY, FAMILY_ID, FAMILY_NAME, ERROR = 0x10, 1, 1, 2, 2
+FAM, STATS_NEW, STATS_ATTR = 0x1c, 5, 1
+fam = msg(CTRL, 1, genl(NEWFAMILY) + attr(FAMILY_NAME, b"TASKSTATS\0") +
+          attr(FAMILY_ID, struct.pack("=H", FAM)) + attr(3, struct.pack("=I", 1)))
+seed("family-reply", 1, 0, fam)
+stats = lambda seq, *n: msg(FAM, seq, genl(STATS_NEW) + attr(STATS_ATTR, struct.pack("=5Q", *n)))
+seed("stats-reply", 2, FAM, stats(2, 7, 3, 1, 2, 4))
+err = lambda seq, e: msg(ERROR, seq, struct.pack("=i", e) + struct.pack("=IHHII", 28, FAM, 1, seq, 0))
+seed("error-einval", 2, FAM, err(2, -22))
+seed("error-enoent", 2, FAM, err(2, -2))
+seed("ack", 2, FAM, err(2, 0))
+seed("late-then-awaited", 3, FAM, stats(2, 0, 9, 0, 0, 0) + stats(3, 1, 1, 0, 0, 0))
+PY
+
 # Identical seeds add nothing: keep one of each.
 for d in "$out"/*/; do
   (cd "$d" && md5sum -- * | sort | awk 'seen[$1]++ {print $2}' | xargs -r rm -f --)

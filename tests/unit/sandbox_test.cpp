@@ -2,13 +2,17 @@
 // loaded in a forked child so the test process stays unconfined.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 
+#include "common/io.h"
+#include "fsd/cgroup/cgroupstats.h"
 #include "fsd/sandbox.h"
 
 namespace {
@@ -48,5 +52,26 @@ TEST_CASE("seccomp: forbidden syscalls fail with EPERM, needed ones work") {
           char buf[64];
           bool ok = fd >= 0 && read(fd, buf, sizeof buf) > 0 && getpid() > 0;
           return ok ? 0 : 1;
+        }) == 0);
+}
+
+TEST_CASE("seccomp: the netlink socket opened before the filter works under it") {
+  std::unique_ptr<vproc::cgroup::CgroupStatsSocket> sock;
+  try {
+    sock = std::make_unique<vproc::cgroup::CgroupStatsSocket>();
+  } catch (const std::exception& e) {
+    MESSAGE("no TASKSTATS family here, skipped: " << e.what());
+    return;
+  }
+  vproc::UniqueFd tmp = vproc::open_at(AT_FDCWD, "/tmp", O_RDONLY | O_DIRECTORY);
+  // EINVAL is the kernel's answer (not a cgroupfs directory): sendto and
+  // recvfrom passed the filter. A new netlink socket stays refused.
+  CHECK(in_sandboxed_child([&] {
+          vproc::cgroup::TaskCounts c;
+          return sock->query(tmp.get(), c) == EINVAL ? 0 : 1;
+        }) == 0);
+  CHECK(in_sandboxed_child([] {
+          int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+          return s < 0 && errno == EPERM ? 0 : 1;
         }) == 0);
 }
