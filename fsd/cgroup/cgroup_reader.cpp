@@ -104,10 +104,16 @@ std::vector<std::string> ancestors(const std::string& path) {
 }
 
 CgroupReader::CgroupReader(UniqueFd root, std::optional<bool> kernel_tree)
-    : root_(std::move(root)),
-      kernel_tree_(kernel_tree.value_or(FdCache::kernel_generated(root_.get()))),
-      layout_(detect_layout(root_.get())),
-      files_(root_.get()) {}
+    : root_(std::move(root)), layout_(detect_layout(root_.get())), files_(root_.get()) {
+  // On a v1 or hybrid host the root is a tmpfs holding one cgroupfs per
+  // hierarchy: what counts is the memory hierarchy's own filesystem.
+  kernel_tree_ = kernel_tree.value_or(FdCache::kernel_generated(root_.get()));
+  auto memory = layout_.v1_dir.find("memory");
+  if (!kernel_tree && !kernel_tree_ && memory != layout_.v1_dir.end()) {
+    UniqueFd dir = open_at_optional(root_.get(), memory->second, O_RDONLY | O_DIRECTORY);
+    kernel_tree_ = dir && FdCache::kernel_generated(dir.get());
+  }
+}
 
 std::string CgroupReader::rel(const Place& p, const std::string& path,
                               const std::string& file) const {
@@ -300,6 +306,10 @@ std::vector<pid_t> CgroupReader::tasks(const Place& p, size_t cap) const {
     }
   }
   return out;
+}
+
+UniqueFd CgroupReader::open_dir(const Place& p) const {
+  return open_at_optional(root_.get(), rel(p, p.path, "."), O_RDONLY | O_DIRECTORY);
 }
 
 }  // namespace vproc::cgroup

@@ -50,9 +50,10 @@ ReaderCgroups resolve(const Layout& layout, const core::ProcCgroup& pc);
 
 class CgroupReader {
  public:
-  // Detects the layout of the tree under root. kernel_tree: root is a live
+  // Detects the layout of the tree under root. kernel_tree: the tree is a live
   // cgroup filesystem, whose derived values (memory.stat's hierarchical
-  // limits) can be trusted; nullopt = find out from root's filesystem. A copy
+  // limits) can be trusted; nullopt = find out from the filesystem of root (or,
+  // on a v1 or hybrid host, of its memory hierarchy). A copy
   // or fixture tree holds what was written into each file, so there every
   // limit file is read.
   explicit CgroupReader(UniqueFd root, std::optional<bool> kernel_tree = std::nullopt);
@@ -67,6 +68,9 @@ class CgroupReader {
   std::optional<std::string> pressure(const Place& unified, const std::string& resource) const;
   // Thread ids in the cgroup and its descendants, at most `cap`.
   std::vector<pid_t> tasks(const Place& p, size_t cap) const;
+  // An O_RDONLY|O_DIRECTORY fd of the cgroup's directory; empty when it does
+  // not exist. Throws SysError on other errors.
+  UniqueFd open_dir(const Place& p) const;
 
  private:
   std::optional<std::string> read(const Place& p, const std::string& path,
@@ -79,9 +83,9 @@ class CgroupReader {
                             Less less) const;
 
   UniqueFd root_;
-  bool kernel_tree_;
   Layout layout_;
   mutable FdCache files_;
+  bool kernel_tree_ = false;
 };
 
 // "/a/b" -> {"/a/b", "/a", "/"}.
