@@ -103,17 +103,26 @@ std::vector<std::string> ancestors(const std::string& path) {
   return out;
 }
 
-CgroupReader::CgroupReader(UniqueFd root, std::optional<bool> kernel_tree)
-    : root_(std::move(root)), layout_(detect_layout(root_.get())), files_(root_.get()) {
-  // On a v1 or hybrid host the root is a tmpfs holding one cgroupfs per
-  // hierarchy: what counts is the memory hierarchy's own filesystem.
-  kernel_tree_ = kernel_tree.value_or(FdCache::kernel_generated(root_.get()));
-  auto memory = layout_.v1_dir.find("memory");
-  if (!kernel_tree && !kernel_tree_ && memory != layout_.v1_dir.end()) {
-    UniqueFd dir = open_at_optional(root_.get(), memory->second, O_RDONLY | O_DIRECTORY);
-    kernel_tree_ = dir && FdCache::kernel_generated(dir.get());
-  }
+namespace {
+
+// Whether the tree under root is the kernel's rather than a copy: root's own
+// filesystem, or on a v1 or hybrid host (where root is a tmpfs holding one
+// cgroupfs per hierarchy) the memory hierarchy's.
+bool live_memory_tree(int root, const Layout& layout) {
+  if (FdCache::kernel_generated(root)) return true;
+  auto memory = layout.v1_dir.find("memory");
+  if (memory == layout.v1_dir.end()) return false;
+  UniqueFd dir = open_at_optional(root, memory->second, O_RDONLY | O_DIRECTORY);
+  return dir && FdCache::kernel_generated(dir.get());
 }
+
+}  // namespace
+
+CgroupReader::CgroupReader(UniqueFd root, std::optional<bool> kernel_tree)
+    : root_(std::move(root)),
+      layout_(detect_layout(root_.get())),
+      files_(root_.get()),
+      kernel_tree_(kernel_tree ? *kernel_tree : live_memory_tree(root_.get(), layout_)) {}
 
 std::string CgroupReader::rel(const Place& p, const std::string& path,
                               const std::string& file) const {

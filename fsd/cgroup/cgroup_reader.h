@@ -85,7 +85,7 @@ class CgroupReader {
   UniqueFd root_;
   Layout layout_;
   mutable FdCache files_;
-  bool kernel_tree_ = false;
+  bool kernel_tree_;  // after layout_: derived from it
 };
 
 // "/a/b" -> {"/a/b", "/a", "/"}.

@@ -2,9 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +10,7 @@
 
 #include "common/io.h"
 #include "common/log.h"
+#include "fsd/cgroup/fd_cache.h"
 #include "fsd/core/parse.h"
 #include "fsd/core/render.h"
 
@@ -98,10 +97,9 @@ std::shared_ptr<LoadTracker::Probe> LoadTracker::make_probe(const cgroup::Place&
   } catch (const std::exception&) {
     return probe;  // the tasks files report it
   }
-  // Only a live v1 cgroupfs answers; a copied tree is read from its files.
-  struct statfs sf;
-  if (probe->dir && ::fstatfs(probe->dir.get(), &sf) == 0 &&
-      static_cast<unsigned long>(sf.f_type) == CGROUP_SUPER_MAGIC) {
+  // Only a live v1 cgroupfs answers (v2 places are out above); a copied tree
+  // is read from its files.
+  if (probe->dir && FdCache::kernel_generated(probe->dir.get())) {
     probe->netlink = true;
   } else {
     probe->dir.reset();

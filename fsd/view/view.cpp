@@ -1,14 +1,13 @@
 #include "fsd/view/view.h"
 
 #include <fcntl.h>
-#include <linux/magic.h>
-#include <sys/vfs.h>
 #include <time.h>
 
 #include <algorithm>
 
 #include "common/io.h"
 #include "common/sys_error.h"
+#include "fsd/cgroup/fd_cache.h"
 #include "fsd/core/parse.h"
 #include "fsd/core/render.h"
 #include "fsd/core/text.h"
@@ -21,8 +20,7 @@ ViewService::ViewService(UniqueFd cgroup_root, UniqueFd proc_root, Options optio
       cgroups_(std::move(cgroup_root)),
       readers_(proc_.get()),
       options_(options) {
-  struct statfs fs {};
-  live_proc_ = ::fstatfs(proc_.get(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
+  live_proc_ = FdCache::kernel_generated(proc_.get());
   if (options_.loadavg) {
     load_ = std::make_unique<LoadTracker>(cgroups_, proc_.get(), options_.loadavg_interval);
   }
