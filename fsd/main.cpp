@@ -20,19 +20,19 @@
 #include <thread>
 #include <vector>
 
-#include "common/io.h"
-#include "common/log.h"
-#include "common/mount_inject.h"
-#include "common/sys_error.h"
-#include "common/unique_fd.h"
+#include "lib/base/io.h"
+#include "lib/base/log.h"
+#include "lib/inject/mount_inject.h"
+#include "lib/base/sys_error.h"
+#include "lib/base/unique_fd.h"
 #include "fsd/fuse/fs.h"
 #include "fsd/fuse/uring.h"
 #include "fsd/mountpoint.h"
 #include "fsd/sandbox.h"
 #include "fsd/takeover.h"
 #include "fsd/view/view.h"
-#include "hook/reattach.h"
-#include "hook/registry.h"
+#include "lib/registry/reattach.h"
+#include "lib/registry/registry.h"
 
 namespace {
 
@@ -115,7 +115,7 @@ struct AttacherArgs {
   std::chrono::steady_clock::time_point detached_at;
 };
 
-std::string report_line(const vproc::hook::ReattachReport& r, long ms) {
+std::string report_line(const vproc::ReattachReport& r, long ms) {
   return std::to_string(r.attached) + " attached, " + std::to_string(r.pruned) + " pruned, " +
          std::to_string(r.failed) + " failed, " + std::to_string(r.skipped) + " skipped in " +
          std::to_string(ms) + " ms";
@@ -126,12 +126,12 @@ std::string report_line(const vproc::hook::ReattachReport& r, long ms) {
   using namespace vproc;
   using Clock = std::chrono::steady_clock;
   try {
-    hook::ReattachOptions opt;
+    ReattachOptions opt;
     opt.registry_dir = a.registry_dir;
     opt.mountpoint = a.mountpoint;
     opt.source_root = a.source_root;
     auto t0 = Clock::now();
-    hook::ReattachReport r = hook::reattach_registry(opt);
+    ReattachReport r = reattach_registry(opt);
     long ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
     for (const std::string& l : r.lines) log_line("vprocd: re-attach: " + l);
     log_line("vprocd: re-attach: " + report_line(r, ms));
@@ -142,7 +142,7 @@ std::string report_line(const vproc::hook::ReattachReport& r, long ms) {
       // default): a second pass picks those up before the old one goes.
       std::this_thread::sleep_until(a.detached_at + std::chrono::milliseconds(2500));
       t0 = Clock::now();
-      hook::ReattachReport r2 = hook::reattach_registry(opt);
+      ReattachReport r2 = reattach_registry(opt);
       ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
       for (const std::string& l : r2.lines) log_line("vprocd: re-attach: " + l);
       log_line("vprocd: takeover: second pass: " + report_line(r2, ms));
@@ -242,7 +242,7 @@ int run(const Config& cfg) {
   if (state == MountpointState::kLive) {
     old = read_pid_record(cfg.registry_dir);
     if (!old || old->mountpoint != cfg.mountpoint ||
-        hook::process_start_time(old->pid) != old->start_time) {
+        process_start_time(old->pid) != old->start_time) {
       throw SysError("takeover", cfg.mountpoint,
                      "a vprocd serves there but " + pid_record_path(cfg.registry_dir) +
                          " does not name it (started with another --registry-dir?)");

@@ -14,8 +14,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "common/log.h"
-#include "common/sys_error.h"
+#include "lib/base/log.h"
+#include "lib/base/sys_error.h"
 
 namespace vproc {
 

@@ -7,7 +7,7 @@
 
 #include <cerrno>
 
-#include "common/sys_error.h"
+#include "lib/base/sys_error.h"
 
 namespace vproc {
 

@@ -14,9 +14,9 @@
 #include <cstring>
 #include <sstream>
 
-#include "common/io.h"
-#include "common/sys_error.h"
-#include "hook/registry.h"
+#include "lib/base/io.h"
+#include "lib/base/sys_error.h"
+#include "lib/registry/registry.h"
 
 namespace vproc {
 
@@ -28,7 +28,7 @@ void write_pid_record(const std::string& registry_dir, const std::string& mountp
   if (::mkdir(registry_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     throw SysError("mkdir", registry_dir, errno);
   }
-  auto start = hook::process_start_time(::getpid());
+  auto start = process_start_time(::getpid());
   if (!start) throw SysError("parse", "/proc/self/stat", "no start time");
   std::string text =
       std::to_string(::getpid()) + " " + std::to_string(*start) + " " + mountpoint + "\n";
@@ -96,7 +96,7 @@ bool signal_recorded(const PidRecord& rec, int sig) {
   UniqueFd guard(pidfd);
   // The pidfd pins this process: if the start time matches now, the signal
   // below cannot reach a newcomer that took over the pid.
-  auto start = hook::process_start_time(rec.pid);
+  auto start = process_start_time(rec.pid);
   if (!start || *start != rec.start_time) return false;
   return ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0;
 }

@@ -17,7 +17,7 @@
 #include <optional>
 #include <string>
 
-#include "common/unique_fd.h"
+#include "lib/base/unique_fd.h"
 
 namespace vproc {
 

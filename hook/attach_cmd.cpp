@@ -10,9 +10,9 @@
 #include <optional>
 #include <stdexcept>
 
-#include "common/io.h"
-#include "hook/attach.h"
-#include "hook/registry.h"
+#include "lib/base/io.h"
+#include "lib/inject/attach.h"
+#include "lib/registry/registry.h"
 #include "hook/runtimes.h"
 
 namespace vproc::hook {
@@ -106,7 +106,7 @@ class Runner {
          list(roots) + ": its annotations are unknown; attaching its mount namespace with the " +
          "default file set");
     std::vector<InjectFile> files;
-    for (const KnownFile& k : kKnownFiles) files.push_back({source_of(k.source), k.target});
+    for (const ServedFile& k : injectable_files()) files.push_back({source_of(k.source), k.target});
     std::string id = "pid-" + std::to_string(pid);
     return inject(id, pid, *start, *ns, files, " (annotations unknown)") == Outcome::kFailed ? 1
                                                                                              : 0;
@@ -160,7 +160,7 @@ class Runner {
                   "/proc");
     }
     if (!valid_container_id(c.id)) {
-      throw PlanError("id \"" + c.id + "\" cannot name a registry record ([A-Za-z0-9_.-] only)");
+      throw InputError("id \"" + c.id + "\" cannot name a registry record ([A-Za-z0-9_.-] only)");
     }
 
     State st;
@@ -185,13 +185,13 @@ class Runner {
       if (auto text = read_file_at(AT_FDCWD, path)) {
         try {
           return parse_config(*text);
-        } catch (const PlanError& e) {
-          throw PlanError(path + ": " + e.what());
+        } catch (const InputError& e) {
+          throw InputError(path + ": " + e.what());
         }
       }
-      if (c.runtime != "runc") throw PlanError(path + ": does not exist");
+      if (c.runtime != "runc") throw InputError(path + ": does not exist");
     } else if (c.runtime != "runc") {
-      throw PlanError(c.state_path + ": no bundle recorded, so no annotations to read");
+      throw InputError(c.state_path + ": no bundle recorded, so no annotations to read");
     }
     Config cfg;
     cfg.root_path = "/";  // unused: a running container's rootfs is "/"
@@ -301,7 +301,7 @@ int run_attach_command(const AttachCommand& cmd, std::ostream& out,
 }
 
 std::string file_name_of(const std::string& target) {
-  for (const KnownFile& k : kKnownFiles) {
+  for (const ServedFile& k : injectable_files()) {
     if (target == k.target) return k.name;
   }
   return target;

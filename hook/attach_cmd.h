@@ -8,7 +8,7 @@
 // the injection after it opened the namespace) + mount namespace inode. It
 // has pivoted, so the rootfs is "/" in its namespace. The injection runs in
 // replace mode (a dead vprocd's file is replaced, a live one's is left as
-// is), bounded by a deadline per container (hook/attach.h), and a registry
+// is), bounded by a deadline per container (lib/inject/attach.h), and a registry
 // record lets a later vprocd restart re-attach the container.
 //
 // A process in the caller's own mount namespace (or init's) is never a
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "common/mount_inject.h"
+#include "lib/inject/mount_inject.h"
 #include "hook/plan.h"
 
 namespace vproc::hook {

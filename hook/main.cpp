@@ -18,18 +18,18 @@
 #include <stdexcept>
 #include <string>
 
-#include "common/io.h"
-#include "common/log.h"
-#include "common/sys_error.h"
-#include "hook/attach.h"
+#include "lib/base/io.h"
+#include "lib/base/log.h"
+#include "lib/base/sys_error.h"
+#include "lib/inject/attach.h"
 #include "hook/attach_cmd.h"
 #include "hook/plan.h"
-#include "hook/registry.h"
+#include "lib/registry/registry.h"
 #include "hook/runtimes.h"
 
 namespace {
 
-using vproc::hook::Deadline;
+using vproc::Deadline;
 
 struct Options {
   std::string mountpoint = "/var/lib/vproc";
@@ -81,19 +81,20 @@ std::string read_stdin(Deadline deadline) {
 }
 
 std::uint64_t start_time_of(int pid) {
-  auto t = vproc::hook::process_start_time(pid);
+  auto t = vproc::process_start_time(pid);
   if (!t) throw std::runtime_error("container init pid " + std::to_string(pid) + " is gone");
   return *t;
 }
 
 std::uint64_t mnt_ns_of(int pid) {
-  auto ns = vproc::hook::mount_ns_inode(pid);
+  auto ns = vproc::mount_ns_inode(pid);
   if (!ns) throw std::runtime_error("container init pid " + std::to_string(pid) + " is gone");
   return *ns;
 }
 
 // Returns the exit status.
 int run(const Options& opt, Deadline deadline, const std::string& state_text, std::string* id) {
+  using namespace vproc;
   using namespace vproc::hook;
   if (std::string peek = peek_id(state_text); !peek.empty()) *id = peek;
   State st = parse_state(state_text);
@@ -104,10 +105,10 @@ int run(const Options& opt, Deadline deadline, const std::string& state_text, st
   }
   auto en = st.annotations.find("vproc.io/enable");
   if (en != st.annotations.end() && en->second == "false") return 0;
-  if (st.bundle.empty()) throw PlanError("state: missing \"bundle\"");
+  if (st.bundle.empty()) throw InputError("state: missing \"bundle\"");
   std::string cfg_path = st.bundle + "/config.json";
   auto cfg_text = vproc::read_file_at(AT_FDCWD, cfg_path);
-  if (!cfg_text) throw PlanError(cfg_path + ": does not exist");
+  if (!cfg_text) throw InputError(cfg_path + ": does not exist");
   Config cfg = parse_config(*cfg_text);
   // Under opt-in, a container without vproc.io/enable=true ends here, quietly:
   // the hook may sit in every container's spec.

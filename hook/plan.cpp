@@ -4,20 +4,12 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "lib/registry/registry.h"
+
 namespace vproc::hook {
 
 using nlohmann::json;
 
-const std::vector<KnownFile> kKnownFiles = {
-    {"meminfo", "proc/meminfo", "proc/meminfo"},
-    {"cpuinfo", "proc/cpuinfo", "proc/cpuinfo"},
-    {"stat", "proc/stat", "proc/stat"},
-    {"uptime", "proc/uptime", "proc/uptime"},
-    {"loadavg", "proc/loadavg", "proc/loadavg"},
-    {"swaps", "proc/swaps", "proc/swaps"},
-    {"diskstats", "proc/diskstats", "proc/diskstats"},
-    {"online", "sys/devices/system/cpu/online", "sys/devices/system/cpu/online"},
-};
 
 namespace {
 
@@ -26,18 +18,18 @@ constexpr const char* kFiles = "vproc.io/files";
 
 json parse_object(std::string_view text, const char* what) {
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    throw PlanError(std::string(what) + ": empty input");
+    throw InputError(std::string(what) + ": empty input");
   }
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw PlanError(std::string(what) + ": not valid JSON");
-  if (!j.is_object()) throw PlanError(std::string(what) + ": not a JSON object");
+  if (j.is_discarded()) throw InputError(std::string(what) + ": not valid JSON");
+  if (!j.is_object()) throw InputError(std::string(what) + ": not a JSON object");
   return j;
 }
 
 std::string optional_string(const json& j, const char* key, const char* what) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return {};
-  if (!it->is_string()) throw PlanError(std::string(what) + ": \"" + key + "\" is not a string");
+  if (!it->is_string()) throw InputError(std::string(what) + ": \"" + key + "\" is not a string");
   return it->get<std::string>();
 }
 
@@ -45,10 +37,10 @@ std::map<std::string, std::string> annotations_of(const json& j, const char* wha
   std::map<std::string, std::string> out;
   auto it = j.find("annotations");
   if (it == j.end() || it->is_null()) return out;
-  if (!it->is_object()) throw PlanError(std::string(what) + ": \"annotations\" is not an object");
+  if (!it->is_object()) throw InputError(std::string(what) + ": \"annotations\" is not an object");
   for (auto& [k, v] : it->items()) {
     if (!v.is_string()) {
-      throw PlanError(std::string(what) + ": annotation \"" + k + "\" is not a string");
+      throw InputError(std::string(what) + ": annotation \"" + k + "\" is not a string");
     }
     out[k] = v.get<std::string>();
   }
@@ -67,13 +59,13 @@ State parse_state(std::string_view text) {
   json j = parse_object(text, "state");
   State s;
   s.id = optional_string(j, "id", "state");
-  if (s.id.empty()) throw PlanError("state: missing \"id\"");
-  if (!valid_container_id(s.id)) throw PlanError("state: invalid container id \"" + s.id + "\"");
+  if (s.id.empty()) throw InputError("state: missing \"id\"");
+  if (!valid_container_id(s.id)) throw InputError("state: invalid container id \"" + s.id + "\"");
   auto pid = j.find("pid");
   if (pid != j.end() && !pid->is_null()) {
     if (!pid->is_number_integer() || pid->get<long long>() < 0 ||
         pid->get<long long>() > 0x3fffffff) {
-      throw PlanError("state: \"pid\" is not a valid pid");
+      throw InputError("state: \"pid\" is not a valid pid");
     }
     s.pid = static_cast<int>(pid->get<long long>());
   }
@@ -96,47 +88,39 @@ Config parse_config(std::string_view text) {
   json j = parse_object(text, "config.json");
   Config c;
   auto root = j.find("root");
-  if (root == j.end() || !root->is_object()) throw PlanError("config.json: missing \"root\"");
+  if (root == j.end() || !root->is_object()) throw InputError("config.json: missing \"root\"");
   c.root_path = optional_string(*root, "path", "config.json root");
-  if (c.root_path.empty()) throw PlanError("config.json: missing \"root.path\"");
+  if (c.root_path.empty()) throw InputError("config.json: missing \"root.path\"");
   c.annotations = annotations_of(j, "config.json");
   return c;
 }
 
-bool valid_container_id(std::string_view id) {
-  if (id.empty() || id.size() > 256 || id == "." || id == "..") return false;
-  return std::all_of(id.begin(), id.end(), [](char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch == '_' || ch == '-' || ch == '.';
-  });
-}
-
 std::vector<std::string> parse_files_list(std::string_view list) {
-  std::vector<bool> want(kKnownFiles.size(), false);
+  std::vector<bool> want(injectable_files().size(), false);
   bool any = false;
   while (true) {
     size_t comma = list.find(',');
     std::string_view item = trim_ws(list.substr(0, comma));
     if (!item.empty()) {
-      auto it = std::find_if(kKnownFiles.begin(), kKnownFiles.end(),
-                             [&](const KnownFile& f) { return item == f.name; });
-      if (it == kKnownFiles.end()) {
+      auto it = std::find_if(injectable_files().begin(), injectable_files().end(),
+                             [&](const ServedFile& f) { return item == f.name; });
+      if (it == injectable_files().end()) {
         std::string known;
-        for (const KnownFile& f : kKnownFiles)
+        for (const ServedFile& f : injectable_files())
           known += std::string(known.empty() ? "" : ",") + f.name;
-        throw PlanError(std::string(kFiles) + ": unknown file \"" + std::string(item) +
+        throw InputError(std::string(kFiles) + ": unknown file \"" + std::string(item) +
                         "\" (known: " + known + ")");
       }
-      want[static_cast<size_t>(it - kKnownFiles.begin())] = true;
+      want[static_cast<size_t>(it - injectable_files().begin())] = true;
       any = true;
     }
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
-  if (!any) throw PlanError(std::string(kFiles) + ": empty list");
+  if (!any) throw InputError(std::string(kFiles) + ": empty list");
   std::vector<std::string> out;
-  for (size_t i = 0; i < kKnownFiles.size(); ++i) {
-    if (want[i]) out.emplace_back(kKnownFiles[i].name);
+  for (size_t i = 0; i < injectable_files().size(); ++i) {
+    if (want[i]) out.emplace_back(injectable_files()[i].name);
   }
   return out;
 }
@@ -151,7 +135,7 @@ std::string resolve_rootfs(const std::string& bundle, const std::string& root_pa
   std::filesystem::path p(root_path);
   if (p.is_relative()) {
     if (bundle.empty() || bundle[0] != '/') {
-      throw PlanError("relative root.path \"" + root_path + "\" needs an absolute bundle path");
+      throw InputError("relative root.path \"" + root_path + "\" needs an absolute bundle path");
     }
     p = std::filesystem::path(bundle) / p;
   }
@@ -170,26 +154,26 @@ Plan make_plan(const State& s, const Config& c, const std::string& mountpoint, P
       return plan;
     }
     if (en->second != "true") {
-      throw PlanError(std::string(kEnable) + ": expected \"true\" or \"false\", got \"" +
+      throw InputError(std::string(kEnable) + ": expected \"true\" or \"false\", got \"" +
                       en->second + "\"");
     }
   } else if (policy == Policy::kOptIn) {
     plan.why_not = std::string(kEnable) + " is not set (policy opt-in injects only \"true\")";
     return plan;
   }
-  if (s.pid <= 0) throw PlanError("state: missing \"pid\"");
+  if (s.pid <= 0) throw InputError("state: missing \"pid\"");
   plan.rootfs = resolve_rootfs(s.bundle, c.root_path);
   std::vector<std::string> names;
   auto fl = ann.find(kFiles);
   if (fl != ann.end()) {
     names = parse_files_list(fl->second);
   } else {
-    for (const KnownFile& f : kKnownFiles) names.emplace_back(f.name);
+    for (const ServedFile& f : injectable_files()) names.emplace_back(f.name);
   }
   std::string mp = mountpoint;
   while (mp.size() > 1 && mp.back() == '/') mp.pop_back();
   for (const std::string& n : names) {
-    for (const KnownFile& f : kKnownFiles) {
+    for (const ServedFile& f : injectable_files()) {
       if (n == f.name) plan.files.push_back({f.name, mp + "/" + f.source, f.target});
     }
   }

@@ -8,7 +8,7 @@
 // Policy annotations (state's win over config's for the same key):
 //   vproc.io/enable  "true" | "false"   (absent: inject under the opt-out
 //                                        policy, skip under opt-in)
-//   vproc.io/files   comma list of names from kKnownFiles, narrowing the set
+//   vproc.io/files   comma list of injectable names (lib/files), narrowing the set
 #pragma once
 
 #include <map>
@@ -17,21 +17,11 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/base/sys_error.h"
+#include "lib/files/files.h"
+
 namespace vproc::hook {
 
-// Malformed input (state, config, annotations). The message says what and where.
-class PlanError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-struct KnownFile {
-  const char* name;    // as used in vproc.io/files
-  const char* source;  // relative to vprocd's mountpoint
-  const char* target;  // relative to the container's rootfs
-};
-// The set injected by default, in this order.
-extern const std::vector<KnownFile> kKnownFiles;
 
 // What an absent vproc.io/enable means. opt-out (the default): inject; the
 // runtime's registration decides which containers run the hook (hooks.d
@@ -72,12 +62,8 @@ State parse_state(std::string_view json);
 std::string peek_id(std::string_view json);
 Config parse_config(std::string_view json);
 
-// Container ids end up in registry file names: non-empty, at most 256 bytes,
-// [A-Za-z0-9_.-] only, and not "." or "..".
-bool valid_container_id(std::string_view id);
-
-// "meminfo, cpuinfo,online" -> names in kKnownFiles order, deduplicated.
-// Throws PlanError on an unknown name or an empty list.
+// "meminfo, cpuinfo,online" -> names in injectable_files() order, deduplicated.
+// Throws InputError on an unknown name or an empty list.
 std::vector<std::string> parse_files_list(std::string_view list);
 
 // Annotations of the state over those of the config.

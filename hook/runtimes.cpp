@@ -8,11 +8,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "common/io.h"
-#include "common/sys_error.h"
-#include "common/unique_fd.h"
+#include "lib/base/io.h"
+#include "lib/base/sys_error.h"
+#include "lib/base/unique_fd.h"
 #include "hook/plan.h"
-#include "hook/registry.h"
+#include "lib/registry/registry.h"
 
 namespace vproc::hook {
 
@@ -32,19 +32,19 @@ constexpr long long kMaxPid = 1LL << 22;
 
 json parse_object(std::string_view text, const std::string& path) {
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    throw PlanError(path + ": empty file");
+    throw InputError(path + ": empty file");
   }
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw PlanError(path + ": not valid JSON");
-  if (!j.is_object()) throw PlanError(path + ": not a JSON object");
+  if (j.is_discarded()) throw InputError(path + ": not valid JSON");
+  if (!j.is_object()) throw InputError(path + ": not a JSON object");
   return j;
 }
 
 int pid_field(const json& j, const char* key, const std::string& path) {
   auto it = j.find(key);
-  if (it == j.end() || it->is_null()) throw PlanError(path + ": missing \"" + key + "\"");
+  if (it == j.end() || it->is_null()) throw InputError(path + ": missing \"" + key + "\"");
   if (!it->is_number_integer() || it->get<long long>() <= 0 || it->get<long long>() > kMaxPid) {
-    throw PlanError(path + ": \"" + key + "\" is not a valid pid");
+    throw InputError(path + ": \"" + key + "\" is not a valid pid");
   }
   return static_cast<int>(it->get<long long>());
 }
@@ -61,13 +61,13 @@ std::uint64_t start_time_field(const json& j, const char* key, const std::string
   if (it->is_string()) {
     if (auto v = parse_u64(it->get<std::string>())) return *v;
   }
-  throw PlanError(path + ": \"" + key + "\" is not a start time (clock ticks)");
+  throw InputError(path + ": \"" + key + "\" is not a start time (clock ticks)");
 }
 
 std::string string_field(const json& j, const char* key, const std::string& path) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return {};
-  if (!it->is_string()) throw PlanError(path + ": \"" + key + "\" is not a string");
+  if (!it->is_string()) throw InputError(path + ": \"" + key + "\" is not a string");
   return it->get<std::string>();
 }
 
@@ -108,13 +108,13 @@ RuntimeContainer parse_runc_state(std::string_view text, const std::string& fall
   c.start_time = start_time_field(j, "init_process_start", path);
   auto cfg = j.find("config");
   if (cfg != j.end() && !cfg->is_null()) {
-    if (!cfg->is_object()) throw PlanError(path + ": \"config\" is not an object");
+    if (!cfg->is_object()) throw InputError(path + ": \"config\" is not an object");
     auto labels = cfg->find("labels");
     if (labels != cfg->end() && !labels->is_null()) {
-      if (!labels->is_array()) throw PlanError(path + ": \"config.labels\" is not an array");
+      if (!labels->is_array()) throw InputError(path + ": \"config.labels\" is not an array");
       std::vector<std::string> list;
       for (const json& l : *labels) {
-        if (!l.is_string()) throw PlanError(path + ": \"config.labels\" holds a non-string");
+        if (!l.is_string()) throw InputError(path + ": \"config.labels\" holds a non-string");
         list.push_back(l.get<std::string>());
       }
       RuncLabels split = split_runc_labels(list);

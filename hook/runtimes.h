@@ -26,7 +26,7 @@
 #include <string_view>
 #include <vector>
 
-#include "hook/registry.h"
+#include "lib/registry/registry.h"
 
 namespace vproc::hook {
 
@@ -48,7 +48,7 @@ struct RuntimeContainer {
 };
 
 // Parse one state file. `fallback_id` is the directory name (crun's status
-// has no id). Throw PlanError naming `path` on malformed input.
+// has no id). Throw InputError naming `path` on malformed input.
 RuntimeContainer parse_runc_state(std::string_view json, const std::string& fallback_id,
                                   const std::string& path);
 RuntimeContainer parse_crun_status(std::string_view json, const std::string& id,

@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "common/log.h"
-#include "common/sys_error.h"
+#include "lib/base/log.h"
+#include "lib/base/sys_error.h"
 
 namespace vproc::fuse {
 
@@ -91,7 +91,7 @@ void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fil
       bool dir;
     };
     std::vector<Entry> list = {{".", dir->ino, true}, {"..", dir->parent, true}};
-    for (const Node* n : c.tree.children(ino)) list.push_back({n->name, n->ino, n->dir});
+    for (const Node* n : c.tree.children(ino)) list.push_back({n->name.c_str(), n->ino, n->dir});
     std::string buf(size, '\0');
     size_t used = 0;
     for (size_t i = static_cast<size_t>(off); i < list.size(); ++i) {

@@ -2,32 +2,27 @@
 
 namespace vproc::fuse {
 
-using view::FileKind;
-
 Tree::Tree(bool with_pressure) {
-  const FileKind none = FileKind::kMeminfo;
-  nodes_ = {
-      {1, 1, "", true, none},
-      {2, 1, "proc", true, none},
-      {3, 2, "meminfo", false, FileKind::kMeminfo},
-      {4, 2, "cpuinfo", false, FileKind::kCpuinfo},
-      {5, 2, "stat", false, FileKind::kStat},
-      {6, 2, "uptime", false, FileKind::kUptime},
-      {7, 2, "loadavg", false, FileKind::kLoadavg},
-      {8, 2, "swaps", false, FileKind::kSwaps},
-      {9, 2, "diskstats", false, FileKind::kDiskstats},
-      {10, 1, "sys", true, none},
-      {11, 10, "devices", true, none},
-      {12, 11, "system", true, none},
-      {13, 12, "cpu", true, none},
-      {14, 13, "online", false, FileKind::kOnline},
-  };
-  if (with_pressure) {
-    nodes_.push_back({15, 2, "pressure", true, none});
-    nodes_.push_back({16, 15, "cpu", false, FileKind::kPressureCpu});
-    nodes_.push_back({17, 15, "memory", false, FileKind::kPressureMemory});
-    nodes_.push_back({18, 15, "io", false, FileKind::kPressureIo});
+  const FileKind none = FileKind::kMeminfo;  // directories have no kind
+  nodes_.push_back({1, 1, "", true, none});
+  for (const ServedFile& f : served_files()) {
+    if (f.needs_psi && !with_pressure) continue;
+    std::string_view path = f.source;
+    unsigned long parent = 1;
+    for (size_t slash; (slash = path.find('/')) != std::string_view::npos;) {
+      std::string_view dir = path.substr(0, slash);
+      const Node* existing = child(parent, dir);
+      parent = existing ? existing->ino : add(parent, dir, true, none);
+      path.remove_prefix(slash + 1);
+    }
+    add(parent, path, false, f.kind);
   }
+}
+
+unsigned long Tree::add(unsigned long parent, std::string_view name, bool dir, FileKind kind) {
+  unsigned long ino = nodes_.size() + 1;
+  nodes_.push_back({ino, parent, std::string(name), dir, kind});
+  return ino;
 }
 
 const Node* Tree::find(unsigned long ino) const {

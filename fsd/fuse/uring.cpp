@@ -25,11 +25,11 @@
 #include <thread>
 #include <vector>
 
-#include "common/io.h"
-#include "common/log.h"
-#include "common/sys_error.h"
-#include "common/unique_fd.h"
-#include "fsd/core/parse.h"
+#include "lib/base/io.h"
+#include "lib/base/log.h"
+#include "lib/base/sys_error.h"
+#include "lib/base/unique_fd.h"
+#include "lib/core/parse.h"
 
 namespace vproc::fuse {
 namespace {

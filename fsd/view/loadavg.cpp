@@ -8,11 +8,11 @@
 #include <algorithm>
 #include <cstring>
 
-#include "common/io.h"
-#include "common/log.h"
-#include "fsd/cgroup/fd_cache.h"
-#include "fsd/core/parse.h"
-#include "fsd/core/render.h"
+#include "lib/base/io.h"
+#include "lib/base/log.h"
+#include "lib/cgroup/fd_cache.h"
+#include "lib/core/parse.h"
+#include "lib/core/render.h"
 
 namespace vproc::view {
 

@@ -5,7 +5,7 @@
 // Only cgroups whose loadavg was read in the last 10 minutes are sampled, so
 // the cost grows with those containers, not with the host. A v1 cgroup on the
 // live cgroupfs is counted by the kernel (taskstats netlink, see
-// fsd/cgroup/cgroupstats.h): running + uninterruptible + waiting for I/O,
+// lib/cgroup/cgroupstats.h): running + uninterruptible + waiting for I/O,
 // through an fd of its directory kept open while it is tracked, plus one query
 // per descendant directory (st_nlink > 2 says there are some). A leaf costs
 // three syscalls (fstat, sendto, recvfrom). Everything else (v2, a copied tree
@@ -28,10 +28,10 @@
 #include <thread>
 #include <vector>
 
-#include "common/unique_fd.h"
-#include "fsd/cgroup/cgroup_reader.h"
-#include "fsd/cgroup/cgroupstats.h"
-#include "fsd/core/readings.h"
+#include "lib/base/unique_fd.h"
+#include "lib/cgroup/cgroup_reader.h"
+#include "lib/cgroup/cgroupstats.h"
+#include "lib/core/readings.h"
 
 namespace vproc::view {
 

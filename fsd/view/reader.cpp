@@ -4,11 +4,11 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
-#include "common/io.h"
-#include "common/sys_error.h"
-#include "fsd/cgroup/fd_cache.h"
-#include "fsd/core/parse.h"
-#include "fsd/core/text.h"
+#include "lib/base/io.h"
+#include "lib/base/sys_error.h"
+#include "lib/cgroup/fd_cache.h"
+#include "lib/core/parse.h"
+#include "lib/core/text.h"
 
 // linux/nsfs.h of Debian 12 predates these (Linux 6.7).
 #ifndef NS_GET_TGID_FROM_PIDNS

@@ -14,8 +14,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "common/unique_fd.h"
-#include "fsd/cgroup/cgroup_reader.h"
+#include "lib/base/unique_fd.h"
+#include "lib/cgroup/cgroup_reader.h"
 
 namespace vproc::view {
 

@@ -5,12 +5,12 @@
 
 #include <algorithm>
 
-#include "common/io.h"
-#include "common/sys_error.h"
-#include "fsd/cgroup/fd_cache.h"
-#include "fsd/core/parse.h"
-#include "fsd/core/render.h"
-#include "fsd/core/text.h"
+#include "lib/base/io.h"
+#include "lib/base/sys_error.h"
+#include "lib/cgroup/fd_cache.h"
+#include "lib/core/parse.h"
+#include "lib/core/render.h"
+#include "lib/core/text.h"
 
 namespace vproc::view {
 
@@ -41,20 +41,7 @@ bool ViewService::host_has_pressure() const {
 }
 
 size_t ViewService::size_hint(FileKind kind) const {
-  const char* file = nullptr;
-  switch (kind) {
-    case FileKind::kMeminfo: file = "meminfo"; break;
-    case FileKind::kCpuinfo: file = "cpuinfo"; break;
-    case FileKind::kStat: file = "stat"; break;
-    case FileKind::kUptime: file = "uptime"; break;
-    case FileKind::kLoadavg: file = "loadavg"; break;
-    case FileKind::kSwaps: file = "swaps"; break;
-    case FileKind::kDiskstats: file = "diskstats"; break;
-    case FileKind::kPressureCpu: file = "pressure/cpu"; break;
-    case FileKind::kPressureMemory: file = "pressure/memory"; break;
-    case FileKind::kPressureIo: file = "pressure/io"; break;
-    case FileKind::kOnline: break;
-  }
+  const char* file = served_file(kind).host;
   size_t host_size = 0;
   if (file) {
     try {
@@ -122,20 +109,22 @@ std::string ViewService::render(FileKind kind, pid_t pid) {
       return core::cpu_times(usage, vis, age, st);
     });
   };
+  // The host's own version of the file being rendered.
+  auto own = [&] { return host(served_file(kind).host); };
   auto pressure = [&](const char* res) {
     if (cg.unified && !cg.unified->is_root()) {
-      if (auto own = cgroups_.pressure(*cg.unified, res)) return *own;
+      if (auto mine = cgroups_.pressure(*cg.unified, res)) return *mine;
     }
-    return host((std::string("pressure/") + res).c_str());
+    return own();
   };
 
   switch (kind) {
     case FileKind::kMeminfo:
-      return core::render_meminfo(host("meminfo"), memory());
+      return core::render_meminfo(own(), memory());
     case FileKind::kSwaps:
-      return core::render_swaps(host("swaps"), host("meminfo"), memory());
+      return core::render_swaps(own(), host("meminfo"), memory());
     case FileKind::kCpuinfo:
-      return core::render_cpuinfo(host("cpuinfo"), visible(host("stat")));
+      return core::render_cpuinfo(own(), visible(host("stat")));
     case FileKind::kOnline:
       return core::render_online(visible(host("stat")));
     case FileKind::kStat: {
@@ -147,14 +136,14 @@ std::string ViewService::render(FileKind kind, pid_t pid) {
       return core::render_stat(hs, times(vis, age_ticks(r)));
     }
     case FileKind::kUptime: {
-      if (r.host_pidns) return host("uptime");
+      if (r.host_pidns) return own();
       // One reading of the age for both fields, so idle never exceeds it.
       auto vis = visible(host("stat"));
       uint64_t age = age_ticks(r);
       return core::render_uptime(age, times(vis, age));
     }
     case FileKind::kDiskstats: {
-      std::string hd = host("diskstats");
+      std::string hd = own();
       if (!cg.io || cg.io->is_root()) return hd;
       core::IoReadings io = cgroups_.io(*cg.io);
       std::string key = cg.io->key() + "|" + r.container_key();
@@ -163,7 +152,7 @@ std::string ViewService::render(FileKind kind, pid_t pid) {
       });
     }
     case FileKind::kLoadavg: {
-      if (!load_ || !cg.cpu || cg.cpu->is_root()) return host("loadavg");
+      if (!load_ || !cg.cpu || cg.cpu->is_root()) return own();
       core::LoadAvg la;
       la.avg = load_->averages(*cg.cpu);
       auto c = load_->count(*cg.cpu);

@@ -11,27 +11,16 @@
 #include <string>
 #include <unordered_map>
 
-#include "common/unique_fd.h"
-#include "fsd/cgroup/cgroup_reader.h"
-#include "fsd/core/readings.h"
+#include "lib/base/unique_fd.h"
+#include "lib/files/files.h"
+#include "lib/cgroup/cgroup_reader.h"
+#include "lib/core/readings.h"
 #include "fsd/view/loadavg.h"
 #include "fsd/view/reader.h"
 
 namespace vproc::view {
 
-enum class FileKind {
-  kMeminfo,
-  kCpuinfo,
-  kStat,
-  kUptime,
-  kLoadavg,
-  kSwaps,
-  kDiskstats,
-  kOnline,
-  kPressureCpu,
-  kPressureMemory,
-  kPressureIo,
-};
+using vproc::FileKind;
 
 struct Options {
   core::CpuView cpu_view = core::CpuView::kQuota;

@@ -1,10 +1,10 @@
 // v1 blkio.throttle.io_service_bytes_recursive and io_serviced_recursive
 // (parse_blkio_v1) into render_diskstats with fixed host text.
 // Input: service_bytes \0 serviced.
-#include "common/sys_error.h"
-#include "fsd/core/parse.h"
-#include "fsd/core/render.h"
-#include "fsd/core/text.h"
+#include "lib/base/sys_error.h"
+#include "lib/core/parse.h"
+#include "lib/core/render.h"
+#include "lib/core/text.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/fuzz/host_text.h"
 

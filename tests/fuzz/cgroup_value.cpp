@@ -4,9 +4,9 @@
 // The whole input is given to each parser.
 #include <limits>
 
-#include "common/io.h"
-#include "common/sys_error.h"
-#include "fsd/core/parse.h"
+#include "lib/base/io.h"
+#include "lib/base/sys_error.h"
+#include "lib/core/parse.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace vproc::core;

@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <set>
 
-#include "common/sys_error.h"
-#include "fsd/core/parse.h"
-#include "fsd/core/render.h"
+#include "lib/base/sys_error.h"
+#include "lib/core/parse.h"
+#include "lib/core/render.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace vproc::core;

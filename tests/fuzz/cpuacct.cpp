@@ -3,9 +3,9 @@
 // Input: usage_all \0 usage_percpu \0 8 bytes of container age in ticks.
 #include <cstring>
 
-#include "common/sys_error.h"
-#include "fsd/core/parse.h"
-#include "fsd/core/render.h"
+#include "lib/base/sys_error.h"
+#include "lib/core/parse.h"
+#include "lib/core/render.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/fuzz/host_text.h"
 

@@ -1,7 +1,7 @@
 // Host /proc/cpuinfo through render_cpuinfo. Input: the first byte gives the
 // number of visible CPUs (mod 9), the next that many bytes their ids; the
 // rest is the host text.
-#include "fsd/core/render.h"
+#include "lib/core/render.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace vproc::core;

@@ -1,7 +1,7 @@
 // Host /proc/diskstats (the fuzz input) through render_diskstats with fixed
 // I/O readings, twice with the same counter state.
-#include "fsd/core/render.h"
-#include "fsd/core/text.h"
+#include "lib/core/render.h"
+#include "lib/core/text.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace vproc::core;

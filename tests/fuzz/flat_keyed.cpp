@@ -1,9 +1,9 @@
 // "key value" cgroup files: memory.stat (v1 and v2) and cpu.stat, through
 // parse_flat_keyed and v1_memory_stat_to_v2 into render_meminfo and
 // render_swaps (fixed host text, the fuzzed memory.stat as the readings).
-#include "common/sys_error.h"
-#include "fsd/core/parse.h"
-#include "fsd/core/render.h"
+#include "lib/base/sys_error.h"
+#include "lib/core/parse.h"
+#include "lib/core/render.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/fuzz/host_text.h"
 

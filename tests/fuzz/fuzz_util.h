@@ -3,7 +3,7 @@
 // Inputs that feed several files at once (blkio's two files, a cpu list plus
 // cpu.max, ...) separate them with NUL bytes: kernel text never holds NUL, so
 // a seed is just the files joined with '\0'. Malformed input is expected to
-// throw vproc::SysError (or hook::PlanError); a target catches exactly that
+// throw vproc::SysError (or hook::InputError); a target catches exactly that
 // and lets every other exception escape, so libFuzzer reports it as a crash.
 // FUZZ_CHECK states a property the code promises; a violation aborts.
 #pragma once
@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/sys_error.h"
+#include "lib/base/sys_error.h"
 
 namespace vproc::fuzz {
 

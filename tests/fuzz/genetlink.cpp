@@ -1,4 +1,4 @@
-// Generic netlink replies (fsd/cgroup/cgroupstats.h): parse_family_id_reply
+// Generic netlink replies (lib/cgroup/cgroupstats.h): parse_family_id_reply
 // and parse_cgroupstats_reply on one datagram as the kernel queues it for the
 // loadavg sampler. The first 6 bytes are the request's sequence number (4)
 // and the TASKSTATS family id (2), the rest the datagram. libFuzzer's buffer
@@ -9,7 +9,7 @@
 
 #include <cstring>
 
-#include "fsd/cgroup/cgroupstats.h"
+#include "lib/cgroup/cgroupstats.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace vproc;

@@ -1,8 +1,8 @@
 // v2 io.stat (parse_io_stat) into render_diskstats with fixed host text.
-#include "common/sys_error.h"
-#include "fsd/core/parse.h"
-#include "fsd/core/render.h"
-#include "fsd/core/text.h"
+#include "lib/base/sys_error.h"
+#include "lib/core/parse.h"
+#include "lib/core/render.h"
+#include "lib/core/text.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/fuzz/host_text.h"
 

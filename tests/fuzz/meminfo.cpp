@@ -1,9 +1,9 @@
 // Host /proc/meminfo (the fuzz input) through parse_meminfo, render_meminfo
 // and render_swaps with fixed readings: limited, unlimited, swap-limited,
 // usage over the limit. Also the fuzz input as the host's /proc/swaps.
-#include "common/sys_error.h"
-#include "fsd/core/parse.h"
-#include "fsd/core/render.h"
+#include "lib/base/sys_error.h"
+#include "lib/core/parse.h"
+#include "lib/core/render.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/fuzz/host_text.h"
 

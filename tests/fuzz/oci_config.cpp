@@ -24,7 +24,7 @@ void check_plan(const hook::Plan& plan) {
   FUZZ_CHECK(r.find("/../") == std::string::npos && r.find("/./") == std::string::npos);
   FUZZ_CHECK(r.size() < 3 || (r.compare(r.size() - 3, 3, "/..") != 0 &&
                               r.compare(r.size() - 2, 2, "/.") != 0));
-  FUZZ_CHECK(!plan.files.empty() && plan.files.size() <= hook::kKnownFiles.size());
+  FUZZ_CHECK(!plan.files.empty() && plan.files.size() <= injectable_files().size());
   for (const auto& f : plan.files) {
     FUZZ_CHECK(f.source.rfind(std::string(kMountpoint) + "/", 0) == 0);
     FUZZ_CHECK(!f.target.empty() && f.target[0] != '/');
@@ -37,13 +37,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in = fuzz::text(data, size);
   try {
     auto names = hook::parse_files_list(in);
-    FUZZ_CHECK(!names.empty() && names.size() <= hook::kKnownFiles.size());
-  } catch (const hook::PlanError&) {
+    FUZZ_CHECK(!names.empty() && names.size() <= injectable_files().size());
+  } catch (const InputError&) {
   }
   hook::Config c;
   try {
     c = hook::parse_config(in);
-  } catch (const hook::PlanError&) {
+  } catch (const InputError&) {
     return 0;
   }
   FUZZ_CHECK(!c.root_path.empty());
@@ -55,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     s.bundle = bundle;
     try {
       check_plan(hook::make_plan(s, c, kMountpoint));
-    } catch (const hook::PlanError&) {
+    } catch (const InputError&) {
     }
   }
   return 0;

@@ -2,6 +2,7 @@
 // container's config): hook::parse_state and hook::peek_id, then make_plan
 // with a fixed config.json.
 #include "hook/plan.h"
+#include "lib/registry/registry.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace vproc;
@@ -9,15 +10,15 @@ using namespace vproc;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in = fuzz::text(data, size);
   std::string peeked = hook::peek_id(in);
-  if (!peeked.empty()) FUZZ_CHECK(hook::valid_container_id(peeked));
+  if (!peeked.empty()) FUZZ_CHECK(valid_container_id(peeked));
   hook::State s;
   try {
     s = hook::parse_state(in);
-  } catch (const hook::PlanError&) {
+  } catch (const InputError&) {
     return 0;
   }
   // The id that names the registry file is the one log lines show.
-  FUZZ_CHECK(hook::valid_container_id(s.id));
+  FUZZ_CHECK(valid_container_id(s.id));
   FUZZ_CHECK(peeked == s.id);
   FUZZ_CHECK(s.pid >= 0);
   hook::Config c;
@@ -30,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else {
       FUZZ_CHECK(!plan.why_not.empty());
     }
-  } catch (const hook::PlanError&) {
+  } catch (const InputError&) {
   }
   return 0;
 }

@@ -2,11 +2,11 @@
 // for pid-reuse checks, task states for loadavg). With VPROC_FUZZ_HOOK, also
 // differential against the hook's parse_start_time (the start time in its
 // registry records): two parsers of field 22 must agree on the same line.
-#include "common/sys_error.h"
-#include "fsd/core/parse.h"
+#include "lib/base/sys_error.h"
+#include "lib/core/parse.h"
 #include "tests/fuzz/fuzz_util.h"
 #ifdef VPROC_FUZZ_HOOK
-#include "hook/registry.h"
+#include "lib/registry/registry.h"
 #endif
 
 using namespace vproc;
@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (s) FUZZ_CHECK(s->state != ' ' && s->state != '\t' && s->state != '\n');
 #ifdef VPROC_FUZZ_HOOK
-  auto hook = hook::parse_start_time(in);
+  auto hook = parse_start_time(in);
   // The kernel writes one line of space-separated fields; the two parsers
   // split differently only on tabs and newlines inside it.
   std::string_view line = in;

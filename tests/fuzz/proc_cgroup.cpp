@@ -3,9 +3,9 @@
 // tightest-limit lookup does).
 #include <algorithm>
 
-#include "common/sys_error.h"
-#include "fsd/cgroup/cgroup_reader.h"
-#include "fsd/core/parse.h"
+#include "lib/base/sys_error.h"
+#include "lib/cgroup/cgroup_reader.h"
+#include "lib/core/parse.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace vproc;

@@ -46,7 +46,7 @@ if ! can_fuzz; then
 fi
 
 have_hook=0
-[[ -f $src/hook/plan.cpp && -f $src/hook/registry.cpp && -f $src/hook/runtimes.cpp ]] && have_hook=1
+[[ -f $src/hook/plan.cpp && -f $src/lib/registry/registry.cpp && -f $src/hook/runtimes.cpp ]] && have_hook=1
 hook_targets=" oci_state oci_config registry_entry runtime_state "
 
 all=()
@@ -78,11 +78,11 @@ flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
        -fno-omit-frame-pointer -D_GLIBCXX_ASSERTIONS -pthread -I"$src")
 [[ $have_hook -eq 1 ]] && flags+=(-DVPROC_FUZZ_HOOK)
 
-# The code under test and what it links against: all of fsd/core (pure) and
-# fsd/cgroup (proc_cgroup calls its pure resolve/ancestors), two common files.
-lib_srcs=(common/sys_error.cpp common/io.cpp)
-for f in "$src"/fsd/core/*.cpp "$src"/fsd/cgroup/*.cpp; do lib_srcs+=("${f#"$src"/}"); done
-[[ $have_hook -eq 1 ]] && lib_srcs+=(hook/plan.cpp hook/registry.cpp hook/runtimes.cpp)
+# The code under test and what it links against: all of lib/core (pure) and
+# lib/cgroup (proc_cgroup calls its pure resolve/ancestors), and lib/base.
+lib_srcs=(lib/base/sys_error.cpp lib/base/io.cpp lib/files/files.cpp)
+for f in "$src"/lib/core/*.cpp "$src"/lib/cgroup/*.cpp; do lib_srcs+=("${f#"$src"/}"); done
+[[ $have_hook -eq 1 ]] && lib_srcs+=(hook/plan.cpp lib/registry/identity.cpp lib/registry/registry.cpp hook/runtimes.cpp)
 
 mkdir -p "$build/obj" "$build/bin"
 stamp="$cxx $($cxx --version | head -1) ${flags[*]}"

@@ -15,13 +15,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(c.pid > 0 && c.pid <= (1 << 22));
     FUZZ_CHECK(!c.id.empty());
     FUZZ_CHECK(c.runtime == "runc");
-  } catch (const hook::PlanError&) {
+  } catch (const InputError&) {
   }
   try {
     hook::RuntimeContainer c = hook::parse_crun_status(in, "dir", "status");
     FUZZ_CHECK(c.pid > 0 && c.pid <= (1 << 22));
     FUZZ_CHECK(c.id == "dir");
-  } catch (const hook::PlanError&) {
+  } catch (const InputError&) {
   }
   return 0;
 }

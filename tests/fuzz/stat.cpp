@@ -1,7 +1,7 @@
 // Host /proc/stat through render_stat (its cpu lines replaced by the
 // reader's) with fixed per-CPU times.
-#include "fsd/core/render.h"
-#include "fsd/core/text.h"
+#include "lib/core/render.h"
+#include "lib/core/text.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace vproc::core;

@@ -1,8 +1,10 @@
 // Planning: OCI state + config.json -> what to mount where (hook/plan.h).
 #include "hook/plan.h"
+#include "lib/registry/registry.h"
 
 #include <doctest/doctest.h>
 
+using namespace vproc;
 using namespace vproc::hook;
 
 namespace {
@@ -31,34 +33,34 @@ TEST_CASE("state: old bundlePath is accepted, bundle wins when both exist") {
   CHECK(parse_state(R"({"id":"x","pid":1,"bundle":"/new","bundlePath":"/old"})").bundle == "/new");
 }
 
-TEST_CASE("state: malformed input is a PlanError with a clear message") {
-  CHECK_THROWS_WITH_AS(parse_state(""), "state: empty input", PlanError);
-  CHECK_THROWS_WITH_AS(parse_state("  \n"), "state: empty input", PlanError);
-  CHECK_THROWS_WITH_AS(parse_state("not json"), "state: not valid JSON", PlanError);
-  CHECK_THROWS_WITH_AS(parse_state("{\"id\":"), "state: not valid JSON", PlanError);
-  CHECK_THROWS_WITH_AS(parse_state("[1,2]"), "state: not a JSON object", PlanError);
-  CHECK_THROWS_WITH_AS(parse_state(R"({"pid":1})"), "state: missing \"id\"", PlanError);
-  CHECK_THROWS_AS(parse_state(R"({"id":"a/b","pid":1})"), PlanError);
-  CHECK_THROWS_AS(parse_state(R"({"id":"x","pid":"12"})"), PlanError);
-  CHECK_THROWS_AS(parse_state(R"({"id":"x","pid":-3})"), PlanError);
-  CHECK_THROWS_AS(parse_state(R"({"id":"x","pid":1.5})"), PlanError);
-  CHECK_THROWS_AS(parse_state(R"({"id":"x","pid":1,"annotations":[]})"), PlanError);
-  CHECK_THROWS_AS(parse_state(R"({"id":"x","pid":1,"annotations":{"k":1}})"), PlanError);
+TEST_CASE("state: malformed input is a InputError with a clear message") {
+  CHECK_THROWS_WITH_AS(parse_state(""), "state: empty input", InputError);
+  CHECK_THROWS_WITH_AS(parse_state("  \n"), "state: empty input", InputError);
+  CHECK_THROWS_WITH_AS(parse_state("not json"), "state: not valid JSON", InputError);
+  CHECK_THROWS_WITH_AS(parse_state("{\"id\":"), "state: not valid JSON", InputError);
+  CHECK_THROWS_WITH_AS(parse_state("[1,2]"), "state: not a JSON object", InputError);
+  CHECK_THROWS_WITH_AS(parse_state(R"({"pid":1})"), "state: missing \"id\"", InputError);
+  CHECK_THROWS_AS(parse_state(R"({"id":"a/b","pid":1})"), InputError);
+  CHECK_THROWS_AS(parse_state(R"({"id":"x","pid":"12"})"), InputError);
+  CHECK_THROWS_AS(parse_state(R"({"id":"x","pid":-3})"), InputError);
+  CHECK_THROWS_AS(parse_state(R"({"id":"x","pid":1.5})"), InputError);
+  CHECK_THROWS_AS(parse_state(R"({"id":"x","pid":1,"annotations":[]})"), InputError);
+  CHECK_THROWS_AS(parse_state(R"({"id":"x","pid":1,"annotations":{"k":1}})"), InputError);
 }
 
 TEST_CASE("state: missing pid parses (poststop has none) but cannot be planned") {
   State s = parse_state(R"({"id":"x","bundle":"/b","status":"stopped"})");
   CHECK(s.pid == 0);
   CHECK_THROWS_WITH_AS(make_plan(s, parse_config(kConfig), "/var/lib/vproc"),
-                       "state: missing \"pid\"", PlanError);
+                       "state: missing \"pid\"", InputError);
 }
 
 TEST_CASE("config: root.path required") {
   CHECK(parse_config(kConfig).root_path == "rootfs");
-  CHECK_THROWS_AS(parse_config("{}"), PlanError);
-  CHECK_THROWS_AS(parse_config(R"({"root":{}})"), PlanError);
-  CHECK_THROWS_AS(parse_config(R"({"root":{"path":7}})"), PlanError);
-  CHECK_THROWS_WITH_AS(parse_config(""), "config.json: empty input", PlanError);
+  CHECK_THROWS_AS(parse_config("{}"), InputError);
+  CHECK_THROWS_AS(parse_config(R"({"root":{}})"), InputError);
+  CHECK_THROWS_AS(parse_config(R"({"root":{"path":7}})"), InputError);
+  CHECK_THROWS_WITH_AS(parse_config(""), "config.json: empty input", InputError);
 }
 
 TEST_CASE("rootfs: relative to the bundle, absolute kept, normalised") {
@@ -66,15 +68,15 @@ TEST_CASE("rootfs: relative to the bundle, absolute kept, normalised") {
   CHECK(resolve_rootfs("/run/b/c1/", "./rootfs/") == "/run/b/c1/rootfs");
   CHECK(resolve_rootfs("/run/b/c1", "/srv/root") == "/srv/root");
   CHECK(resolve_rootfs("/run/b/c1", "../shared/rootfs") == "/run/b/shared/rootfs");
-  CHECK_THROWS_AS(resolve_rootfs("", "rootfs"), PlanError);
-  CHECK_THROWS_AS(resolve_rootfs("relative/bundle", "rootfs"), PlanError);
+  CHECK_THROWS_AS(resolve_rootfs("", "rootfs"), InputError);
+  CHECK_THROWS_AS(resolve_rootfs("relative/bundle", "rootfs"), InputError);
 }
 
 TEST_CASE("plan: default injects every known file from the mountpoint") {
   Plan p = make_plan(parse_state(kState), parse_config(kConfig), "/var/lib/vproc/");
   REQUIRE(p.inject);
   CHECK(p.rootfs == "/run/b/c1/rootfs");
-  REQUIRE(p.files.size() == kKnownFiles.size());
+  REQUIRE(p.files.size() == injectable_files().size());
   CHECK(p.files[0].source == "/var/lib/vproc/proc/meminfo");
   CHECK(p.files[0].target == "proc/meminfo");
   CHECK(p.files.back().source == "/var/lib/vproc/sys/devices/system/cpu/online");
@@ -91,7 +93,7 @@ TEST_CASE("plan: vproc.io/enable from state or config; state wins") {
   s.annotations["vproc.io/enable"] = "true";
   CHECK(make_plan(s, c, "/mp").inject);
   s.annotations["vproc.io/enable"] = "yes";
-  CHECK_THROWS_AS(make_plan(s, c, "/mp"), PlanError);
+  CHECK_THROWS_AS(make_plan(s, c, "/mp"), InputError);
 }
 
 TEST_CASE("plan: disabled container needs no pid") {
@@ -114,10 +116,10 @@ TEST_CASE("files list parsing") {
   CHECK(parse_files_list(" cpuinfo ,meminfo,,meminfo ") ==
         std::vector<std::string>{"meminfo", "cpuinfo"});
   CHECK(parse_files_list("online,diskstats,swaps,loadavg,uptime,stat").size() == 6);
-  CHECK_THROWS_WITH_AS(parse_files_list(""), "vproc.io/files: empty list", PlanError);
-  CHECK_THROWS_AS(parse_files_list(" , "), PlanError);
-  CHECK_THROWS_AS(parse_files_list("meminfo,../../etc/shadow"), PlanError);
-  CHECK_THROWS_AS(parse_files_list("Meminfo"), PlanError);
+  CHECK_THROWS_WITH_AS(parse_files_list(""), "vproc.io/files: empty list", InputError);
+  CHECK_THROWS_AS(parse_files_list(" , "), InputError);
+  CHECK_THROWS_AS(parse_files_list("meminfo,../../etc/shadow"), InputError);
+  CHECK_THROWS_AS(parse_files_list("Meminfo"), InputError);
 }
 
 TEST_CASE("container id validation") {

@@ -1,5 +1,5 @@
-// Registry record rendering/parsing and /proc/PID/stat start time (hook/registry.h).
-#include "hook/registry.h"
+// Registry record rendering/parsing and /proc/PID/stat start time (lib/registry/registry.h).
+#include "lib/registry/registry.h"
 
 #include <doctest/doctest.h>
 #include <unistd.h>
@@ -8,6 +8,7 @@
 
 #include "hook/plan.h"
 
+using namespace vproc;
 using namespace vproc::hook;
 
 TEST_CASE("start time is field 22, counted after the last ')'") {
@@ -38,21 +39,21 @@ TEST_CASE("registry entry round-trips") {
   CHECK(r.mountpoint == e.mountpoint);
   CHECK(r.files == e.files);
   CHECK(r.attached_at == e.attached_at);
-  CHECK_THROWS_AS(parse_entry("{}"), PlanError);
-  CHECK_THROWS_AS(parse_entry("nope"), PlanError);
+  CHECK_THROWS_AS(parse_entry("{}"), InputError);
+  CHECK_THROWS_AS(parse_entry("nope"), InputError);
   // Numbers must be integers in range: the registry_entry fuzzer found 1e300
   // converted to int, and 2^32+1 silently truncated to pid 1.
   const std::string rest =
       R"("pid_start_time":1,"mnt_ns":1,"rootfs":"/","mountpoint":"/m","files":[]})";
-  CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":1e300,)" + rest), PlanError);
-  CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":4294967297,)" + rest), PlanError);
-  CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":-5,)" + rest), PlanError);
-  CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":0,)" + rest), PlanError);
+  CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":1e300,)" + rest), InputError);
+  CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":4294967297,)" + rest), InputError);
+  CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":-5,)" + rest), InputError);
+  CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":0,)" + rest), InputError);
   CHECK(parse_entry(R"({"id":"c1","pid":7,)" + rest).pid == 7);
 }
 
 TEST_CASE("registry paths refuse bad ids; write is atomic and removable") {
-  CHECK_THROWS_AS(entry_path("/run/vproc", "../etc"), PlanError);
+  CHECK_THROWS_AS(entry_path("/run/vproc", "../etc"), InputError);
   CHECK(entry_path("/run/vproc", "c1") == "/run/vproc/containers/c1.json");
   auto dir = std::filesystem::temp_directory_path() /
              ("vproc-registry-test-" + std::to_string(::getpid()));

@@ -11,6 +11,7 @@
 #include "hook/attach_cmd.h"
 #include "hook/plan.h"
 
+using namespace vproc;
 using namespace vproc::hook;
 
 namespace {
@@ -87,18 +88,18 @@ TEST_CASE("runc labels: the last bundle label is runc's own; values may hold '='
 TEST_CASE("runc state.json: malformed input names the file and the field") {
   const std::string p = "/run/runc/x/state.json";
   CHECK_THROWS_WITH_AS(parse_runc_state("", "x", p), "/run/runc/x/state.json: empty file",
-                       PlanError);
+                       InputError);
   CHECK_THROWS_WITH_AS(parse_runc_state("{\"init_process_pid\":", "x", p),
-                       "/run/runc/x/state.json: not valid JSON", PlanError);
+                       "/run/runc/x/state.json: not valid JSON", InputError);
   CHECK_THROWS_WITH_AS(parse_runc_state("[]", "x", p), "/run/runc/x/state.json: not a JSON object",
-                       PlanError);
+                       InputError);
   CHECK_THROWS_WITH_AS(parse_runc_state(runc_state("\"created\":\"now\""), "x", p),
-                       "/run/runc/x/state.json: missing \"init_process_pid\"", PlanError);
+                       "/run/runc/x/state.json: missing \"init_process_pid\"", InputError);
   for (const char* bad : {"0", "-1", "\"12\"", "1.5", "99999999999", "4194305"}) {
     CAPTURE(bad);
     CHECK_THROWS_WITH_AS(
         parse_runc_state(runc_state(std::string("\"init_process_pid\":") + bad), "x", p),
-        "/run/runc/x/state.json: \"init_process_pid\" is not a valid pid", PlanError);
+        "/run/runc/x/state.json: \"init_process_pid\" is not a valid pid", InputError);
   }
   for (const char* bad : {"-5", "\"soon\"", "\"\"", "1.5", "[]"}) {
     CAPTURE(bad);
@@ -107,19 +108,19 @@ TEST_CASE("runc state.json: malformed input names the file and the field") {
             runc_state(std::string("\"init_process_pid\":7,\"init_process_start\":") + bad), "x",
             p),
         "/run/runc/x/state.json: \"init_process_start\" is not a start time (clock ticks)",
-        PlanError);
+        InputError);
   }
   CHECK_THROWS_WITH_AS(parse_runc_state(runc_state(R"("init_process_pid":7,"config":[])"), "x", p),
-                       "/run/runc/x/state.json: \"config\" is not an object", PlanError);
+                       "/run/runc/x/state.json: \"config\" is not an object", InputError);
   CHECK_THROWS_WITH_AS(
       parse_runc_state(runc_state(R"("init_process_pid":7,"config":{"labels":"bundle=/b"})"), "x",
                        p),
-      "/run/runc/x/state.json: \"config.labels\" is not an array", PlanError);
+      "/run/runc/x/state.json: \"config.labels\" is not an array", InputError);
   CHECK_THROWS_WITH_AS(
       parse_runc_state(runc_state(R"("init_process_pid":7,"config":{"labels":[1]})"), "x", p),
-      "/run/runc/x/state.json: \"config.labels\" holds a non-string", PlanError);
+      "/run/runc/x/state.json: \"config.labels\" holds a non-string", InputError);
   CHECK_THROWS_WITH_AS(parse_runc_state(R"({"id":5,"init_process_pid":7})", "x", p),
-                       "/run/runc/x/state.json: \"id\" is not a string", PlanError);
+                       "/run/runc/x/state.json: \"id\" is not a string", InputError);
 }
 
 TEST_CASE("crun status: pid, start time, bundle; old crun without a start time") {
@@ -131,9 +132,9 @@ TEST_CASE("crun status: pid, start time, bundle; old crun without a start time")
   CHECK(c.bundle == "/home/u/c");
   CHECK(parse_crun_status(R"({"pid":3,"bundle":"/b"})", "c", "p").start_time == 0u);
   CHECK_THROWS_WITH_AS(parse_crun_status(R"({"bundle":"/b"})", "c", "/run/crun/c/status"),
-                       "/run/crun/c/status: missing \"pid\"", PlanError);
+                       "/run/crun/c/status: missing \"pid\"", InputError);
   CHECK_THROWS_WITH_AS(parse_crun_status(R"({"pid":3,"bundle":7})", "c", "/run/crun/c/status"),
-                       "/run/crun/c/status: \"bundle\" is not a string", PlanError);
+                       "/run/crun/c/status: \"bundle\" is not a string", InputError);
 }
 
 TEST_CASE("discovery: runc, containerd namespaces and crun layouts; broken files reported") {
@@ -222,5 +223,5 @@ TEST_CASE("policy opt-in: only vproc.io/enable=true injects; false and bad value
   CHECK_FALSE(make_plan(s, c, "/mp", Policy::kOptIn).inject);
   CHECK_FALSE(make_plan(s, c, "/mp", Policy::kOptOut).inject);
   s.annotations["vproc.io/enable"] = "1";
-  CHECK_THROWS_AS(make_plan(s, c, "/mp", Policy::kOptIn), PlanError);
+  CHECK_THROWS_AS(make_plan(s, c, "/mp", Policy::kOptIn), InputError);
 }

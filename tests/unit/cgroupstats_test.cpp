@@ -2,7 +2,7 @@
 // built by hand (as the kernel lays them out), including errors, late answers
 // and every truncation; then, where the kernel has the TASKSTATS family, one
 // live query (no root needed).
-#include "fsd/cgroup/cgroupstats.h"
+#include "lib/cgroup/cgroupstats.h"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "common/io.h"
-#include "fsd/core/parse.h"
+#include "lib/base/io.h"
+#include "lib/core/parse.h"
 
 using namespace vproc;
 using namespace vproc::cgroup;

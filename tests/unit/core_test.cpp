@@ -1,9 +1,9 @@
 // Tier 1: parsers and renderers on string literals and structs.
 #include <doctest/doctest.h>
 
-#include "common/sys_error.h"
-#include "fsd/core/parse.h"
-#include "fsd/core/render.h"
+#include "lib/base/sys_error.h"
+#include "lib/core/parse.h"
+#include "lib/core/render.h"
 
 using namespace vproc::core;
 

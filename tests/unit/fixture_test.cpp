@@ -8,10 +8,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "common/io.h"
-#include "common/sys_error.h"
-#include "fsd/cgroup/cgroup_reader.h"
-#include "fsd/core/parse.h"
+#include "lib/base/io.h"
+#include "lib/base/sys_error.h"
+#include "lib/cgroup/cgroup_reader.h"
+#include "lib/core/parse.h"
 #include "fsd/view/view.h"
 
 using namespace vproc;

@@ -11,8 +11,8 @@
 #include <cerrno>
 #include <memory>
 
-#include "common/io.h"
-#include "fsd/cgroup/cgroupstats.h"
+#include "lib/base/io.h"
+#include "lib/cgroup/cgroupstats.h"
 #include "fsd/sandbox.h"
 
 namespace {

@@ -2,7 +2,7 @@
 // running vprocd, and the identity check that keeps it from signalling a
 // process that merely inherited the pid.
 #include "fsd/takeover.h"
-#include "hook/registry.h"
+#include "lib/registry/registry.h"
 
 #include <doctest/doctest.h>
 #include <signal.h>
@@ -38,7 +38,7 @@ TEST_CASE("pid record: written for this process, read back") {
   REQUIRE(r.has_value());
   CHECK(r->pid == ::getpid());
   CHECK(r->mountpoint == "/var/lib/vproc x");  // spaces in the path survive
-  CHECK(r->start_time == vproc::hook::process_start_time(::getpid()).value());
+  CHECK(r->start_time == vproc::process_start_time(::getpid()).value());
 }
 
 TEST_CASE("pid record: malformed or absent records are no record") {
@@ -60,7 +60,7 @@ TEST_CASE("signal_recorded refuses a pid whose start time differs") {
     ::pause();
     ::_exit(0);
   }
-  vproc::PidRecord rec{child, vproc::hook::process_start_time(child).value() + 1, "/mp"};
+  vproc::PidRecord rec{child, vproc::process_start_time(child).value() + 1, "/mp"};
   CHECK_FALSE(vproc::signal_recorded(rec, SIGKILL));
   int status = 0;
   CHECK(::waitpid(child, &status, WNOHANG) == 0);  // still alive: untouched

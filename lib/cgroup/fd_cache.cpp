@@ -1,4 +1,4 @@
-#include "fsd/cgroup/fd_cache.h"
+#include "lib/cgroup/fd_cache.h"
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -7,8 +7,8 @@
 
 #include <vector>
 
-#include "common/io.h"
-#include "common/sys_error.h"
+#include "lib/base/io.h"
+#include "lib/base/sys_error.h"
 
 namespace vproc {
 

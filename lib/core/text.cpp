@@ -1,4 +1,4 @@
-#include "fsd/core/text.h"
+#include "lib/core/text.h"
 
 namespace vproc::core {
 

@@ -1,4 +1,4 @@
-#include "fsd/cgroup/cgroup_reader.h"
+#include "lib/cgroup/cgroup_reader.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -6,9 +6,9 @@
 
 #include <memory>
 
-#include "common/io.h"
-#include "common/sys_error.h"
-#include "fsd/core/text.h"
+#include "lib/base/io.h"
+#include "lib/base/sys_error.h"
+#include "lib/core/text.h"
 
 namespace vproc::cgroup {
 

@@ -17,7 +17,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "common/unique_fd.h"
+#include "lib/base/unique_fd.h"
 
 namespace vproc {
 

@@ -1,11 +1,11 @@
-#include "common/io.h"
+#include "lib/base/io.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <charconv>
 
-#include "common/sys_error.h"
+#include "lib/base/sys_error.h"
 
 namespace vproc {
 

@@ -22,7 +22,7 @@
 #include <mutex>
 #include <vector>
 
-#include "common/unique_fd.h"
+#include "lib/base/unique_fd.h"
 
 namespace vproc::cgroup {
 

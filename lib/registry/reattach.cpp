@@ -1,4 +1,4 @@
-#include "hook/reattach.h"
+#include "lib/registry/reattach.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -7,13 +7,13 @@
 #include <exception>
 #include <map>
 
-#include "common/io.h"
-#include "common/mount_inject.h"
-#include "hook/attach.h"
-#include "hook/plan.h"
-#include "hook/registry.h"
+#include "lib/base/io.h"
+#include "lib/inject/mount_inject.h"
+#include "lib/inject/attach.h"
+#include "lib/files/files.h"
+#include "lib/registry/registry.h"
 
-namespace vproc::hook {
+namespace vproc {
 
 namespace {
 
@@ -38,25 +38,13 @@ std::vector<std::string> registry_ids(const std::string& registry_dir) {
 const std::map<std::string, std::string>& sources_by_target() {
   static const std::map<std::string, std::string> m = [] {
     std::map<std::string, std::string> r;
-    for (const KnownFile& f : kKnownFiles) r.emplace(f.target, f.source);
+    for (const ServedFile& f : injectable_files()) r.emplace(f.target, f.source);
     return r;
   }();
   return m;
 }
 
 }  // namespace
-
-bool same_process(int pid, std::uint64_t start_time, std::uint64_t mnt_ns) {
-  try {
-    auto t = process_start_time(pid);
-    if (!t || *t != start_time) return false;
-    if (mnt_ns == 0) return true;
-    auto ns = mount_ns_inode(pid);
-    return ns && *ns == mnt_ns;
-  } catch (const std::exception&) {
-    return false;  // unreadable: not provably the same process
-  }
-}
 
 ReattachReport reattach_registry(const ReattachOptions& opt) {
   ReattachReport rep;
@@ -124,4 +112,4 @@ ReattachReport reattach_registry(const ReattachOptions& opt) {
   return rep;
 }
 
-}  // namespace vproc::hook
+}  // namespace vproc

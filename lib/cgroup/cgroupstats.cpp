@@ -1,4 +1,4 @@
-#include "fsd/cgroup/cgroupstats.h"
+#include "lib/cgroup/cgroupstats.h"
 
 #include <linux/cgroupstats.h>
 #include <linux/genetlink.h>
@@ -10,8 +10,8 @@
 #include <cstring>
 #include <string_view>
 
-#include "common/io.h"
-#include "common/sys_error.h"
+#include "lib/base/io.h"
+#include "lib/base/sys_error.h"
 
 namespace vproc::cgroup {
 

@@ -1,4 +1,4 @@
-#include "fsd/core/parse.h"
+#include "lib/core/parse.h"
 
 #include <algorithm>
 #include <charconv>
@@ -6,9 +6,9 @@
 #include <limits>
 #include <span>
 
-#include "common/io.h"
-#include "common/sys_error.h"
-#include "fsd/core/text.h"
+#include "lib/base/io.h"
+#include "lib/base/sys_error.h"
+#include "lib/core/text.h"
 
 namespace vproc::core {
 

@@ -1,4 +1,4 @@
-#include "hook/attach.h"
+#include "lib/inject/attach.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -12,11 +12,11 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "common/io.h"
-#include "common/sys_error.h"
-#include "common/unique_fd.h"
+#include "lib/base/io.h"
+#include "lib/base/sys_error.h"
+#include "lib/base/unique_fd.h"
 
-namespace vproc::hook {
+namespace vproc {
 
 namespace {
 
@@ -165,4 +165,4 @@ std::vector<InjectOutcome> attach_bounded(const AttachRequest& req, Deadline dea
   return out;
 }
 
-}  // namespace vproc::hook
+}  // namespace vproc

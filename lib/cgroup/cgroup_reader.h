@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
-#include "common/unique_fd.h"
-#include "fsd/cgroup/fd_cache.h"
-#include "fsd/core/parse.h"
-#include "fsd/core/readings.h"
+#include "lib/base/unique_fd.h"
+#include "lib/cgroup/fd_cache.h"
+#include "lib/core/parse.h"
+#include "lib/core/readings.h"
 
 namespace vproc::cgroup {
 

@@ -3,7 +3,7 @@
 // Identity is the registry's pid + start time + mount namespace inode: a
 // container that exited, or whose pid now belongs to another process, is
 // pruned from the registry and never touched. Each container's stale vprocd
-// mounts are replaced in place (common/mount_inject.h, replace mode), so the
+// mounts are replaced in place (lib/inject/mount_inject.h, replace mode), so the
 // same code serves runc, crun, podman and containerd containers alike.
 //
 // Runs setns(): call it from a single-threaded process (vprocd forks a child
@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
-namespace vproc::hook {
+#include "lib/registry/identity.h"
+
+namespace vproc {
 
 struct ReattachOptions {
   std::string registry_dir = "/run/vproc";
@@ -34,11 +36,6 @@ struct ReattachReport {
   std::vector<std::string> lines;  // one per container that was not simply re-attached
 };
 
-// Identity check used by re-attach and `vproc-hook attach`: true when PID is
-// alive with this start time (clock ticks since boot) and, when mnt_ns is
-// non-zero, in this mount namespace.
-bool same_process(int pid, std::uint64_t start_time, std::uint64_t mnt_ns);
-
 ReattachReport reattach_registry(const ReattachOptions& opt);
 
-}  // namespace vproc::hook
+}  // namespace vproc

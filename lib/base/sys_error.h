@@ -14,8 +14,20 @@ class SysError : public std::runtime_error {
   SysError(const std::string& what, const std::string& where, const std::string& detail);
   int err() const { return err_; }
 
+ protected:
+  // The message exactly as given (InputError).
+  SysError(int err, const std::string& message);
+
  private:
   int err_;
+};
+
+// Malformed input (OCI JSON, a registry record, an annotation, kernel text that
+// breaks its format): a SysError with errno EINVAL whose message is exactly
+// the text given, which already says what and where.
+class InputError : public SysError {
+ public:
+  explicit InputError(const std::string& message);
 };
 
 }  // namespace vproc

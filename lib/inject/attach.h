@@ -2,7 +2,7 @@
 //   1. fork a worker (the hook stays out of the container's namespace and a
 //      hung FUSE daemon can only block the worker, which is SIGKILLable);
 //   2. worker: probe vprocd (read MOUNTPOINT/proc/meminfo, check it is FUSE);
-//   3. worker: inject_files() (common/mount_inject.h), reporting each mount;
+//   3. worker: inject_files() (lib/inject/mount_inject.h), reporting each mount;
 //   4. parent: wait until the deadline; on timeout or error, kill the worker
 //      and undo the mounts it reported, then throw.
 #pragma once
@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "common/mount_inject.h"
+#include "lib/inject/mount_inject.h"
 
-namespace vproc::hook {
+namespace vproc {
 
 using Deadline = std::chrono::steady_clock::time_point;
 
@@ -40,4 +40,4 @@ void probe_vprocd(const std::string& mountpoint);
 // pivoted yet (createRuntime/prestart) and its rootfs is a host path.
 bool before_pivot(pid_t pid);
 
-}  // namespace vproc::hook
+}  // namespace vproc

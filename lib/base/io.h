@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/unique_fd.h"
+#include "lib/base/unique_fd.h"
 
 namespace vproc {
 

@@ -1,4 +1,4 @@
-#include "hook/registry.h"
+#include "lib/registry/registry.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,11 +9,10 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 
-#include "common/io.h"
-#include "common/sys_error.h"
-#include "hook/plan.h"
+#include "lib/base/io.h"
+#include "lib/base/sys_error.h"
 
-namespace vproc::hook {
+namespace vproc {
 
 using nlohmann::json;
 
@@ -43,7 +42,7 @@ std::uint64_t count_field(const json& j, const char* key, std::uint64_t max) {
     u = static_cast<std::uint64_t>(v.get<std::int64_t>());
   }
   if (!u || *u > max) {
-    throw PlanError(std::string("registry entry: \"") + key + "\" is not an integer in range");
+    throw InputError(std::string("registry entry: \"") + key + "\" is not an integer in range");
   }
   return *u;
 }
@@ -52,12 +51,12 @@ std::uint64_t count_field(const json& j, const char* key, std::uint64_t max) {
 
 RegistryEntry parse_entry(std::string_view text) {
   json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) throw PlanError("registry entry: not a JSON object");
+  if (j.is_discarded() || !j.is_object()) throw InputError("registry entry: not a JSON object");
   try {
     RegistryEntry e;
     e.id = j.at("id").get<std::string>();
     e.pid = static_cast<int>(count_field(j, "pid", INT32_MAX));
-    if (e.pid == 0) throw PlanError("registry entry: \"pid\" is 0");
+    if (e.pid == 0) throw InputError("registry entry: \"pid\" is 0");
     e.pid_start_time = count_field(j, "pid_start_time", UINT64_MAX);
     e.mnt_ns = count_field(j, "mnt_ns", UINT64_MAX);
     e.rootfs = j.at("rootfs").get<std::string>();
@@ -68,30 +67,12 @@ RegistryEntry parse_entry(std::string_view text) {
                         : 0;
     return e;
   } catch (const json::exception& ex) {
-    throw PlanError(std::string("registry entry: ") + ex.what());
+    throw InputError(std::string("registry entry: ") + ex.what());
   }
-}
-
-std::optional<std::uint64_t> parse_start_time(std::string_view line) {
-  size_t rp = line.rfind(')');
-  if (rp == std::string_view::npos) return std::nullopt;
-  std::string_view rest = line.substr(rp + 1);
-  // After ')' comes field 3 (state); starttime is field 22, i.e. the 20th token.
-  int field = 2;
-  while (!rest.empty()) {
-    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-    if (rest.empty()) break;
-    size_t sp = rest.find(' ');
-    std::string_view tok = rest.substr(0, sp);
-    if (++field == 22) return parse_u64(tok);
-    if (sp == std::string_view::npos) break;
-    rest.remove_prefix(sp);
-  }
-  return std::nullopt;
 }
 
 std::string entry_path(const std::string& registry_dir, const std::string& id) {
-  if (!valid_container_id(id)) throw PlanError("invalid container id \"" + id + "\"");
+  if (!valid_container_id(id)) throw InputError("invalid container id \"" + id + "\"");
   return registry_dir + "/containers/" + id + ".json";
 }
 
@@ -126,25 +107,12 @@ bool remove_entry(const std::string& registry_dir, const std::string& id) {
   throw SysError("unlink", path, errno);
 }
 
-std::optional<std::uint64_t> process_start_time(int pid) {
-  if (pid <= 0) return std::nullopt;
-  std::string path = "/proc/" + std::to_string(pid) + "/stat";
-  auto text = read_file_at(AT_FDCWD, path);
-  if (!text) return std::nullopt;
-  auto t = parse_start_time(*text);
-  if (!t) throw SysError("parse", path, "no start time");
-  return t;
+bool valid_container_id(std::string_view id) {
+  if (id.empty() || id.size() > 256 || id == "." || id == "..") return false;
+  return std::all_of(id.begin(), id.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || ch == '-' || ch == '.';
+  });
 }
 
-std::optional<std::uint64_t> mount_ns_inode(int pid) {
-  if (pid <= 0) return std::nullopt;
-  struct stat st {};
-  std::string path = "/proc/" + std::to_string(pid) + "/ns/mnt";
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT || errno == ESRCH) return std::nullopt;
-    throw SysError("stat", path, errno);
-  }
-  return st.st_ino;
-}
-
-}  // namespace vproc::hook
+}  // namespace vproc

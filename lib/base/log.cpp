@@ -1,4 +1,4 @@
-#include "common/log.h"
+#include "lib/base/log.h"
 
 #include <syslog.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "common/mount_inject.h"
+#include "lib/inject/mount_inject.h"
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -18,9 +18,9 @@
 #include <optional>
 #include <sstream>
 
-#include "common/io.h"
-#include "common/sys_error.h"
-#include "common/unique_fd.h"
+#include "lib/base/io.h"
+#include "lib/base/sys_error.h"
+#include "lib/base/unique_fd.h"
 
 namespace vproc {
 

@@ -1,4 +1,4 @@
-#include "fsd/core/render.h"
+#include "lib/core/render.h"
 
 #include <algorithm>
 #include <charconv>
@@ -6,9 +6,9 @@
 #include <set>
 #include <stdexcept>
 
-#include "common/io.h"
-#include "fsd/core/parse.h"
-#include "fsd/core/text.h"
+#include "lib/base/io.h"
+#include "lib/core/parse.h"
+#include "lib/core/text.h"
 
 namespace vproc::core {
 

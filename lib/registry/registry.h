@@ -13,7 +13,9 @@
 #include <string_view>
 #include <vector>
 
-namespace vproc::hook {
+#include "lib/registry/identity.h"
+
+namespace vproc {
 
 struct RegistryEntry {
   std::string id;
@@ -27,17 +29,11 @@ struct RegistryEntry {
 };
 
 std::string render_entry(const RegistryEntry& e);
-RegistryEntry parse_entry(std::string_view json);  // throws PlanError
+RegistryEntry parse_entry(std::string_view json);  // throws InputError
 
-// Field 22 (starttime) of a /proc/PID/stat line; the comm field may hold
-// spaces and parentheses, so fields are counted after the last ')'.
-std::optional<std::uint64_t> parse_start_time(std::string_view stat_line);
-
-// Identity of a live process, as a registry record holds it: its start time
-// and the inode of its mount namespace; nullopt when it is gone. Throws
-// SysError when /proc says something unexpected.
-std::optional<std::uint64_t> process_start_time(int pid);
-std::optional<std::uint64_t> mount_ns_inode(int pid);
+// Container ids end up in registry file names: non-empty, at most 256 bytes,
+// [A-Za-z0-9_.-] only, and not "." or "..".
+bool valid_container_id(std::string_view id);
 
 std::string entry_path(const std::string& registry_dir, const std::string& id);
 // Creates REGISTRY_DIR/containers (0700) as needed; writes atomically. Throws SysError.
@@ -45,4 +41,4 @@ void write_entry(const std::string& registry_dir, const RegistryEntry& e);
 // True when a record was removed; absent is not an error.
 bool remove_entry(const std::string& registry_dir, const std::string& id);
 
-}  // namespace vproc::hook
+}  // namespace vproc

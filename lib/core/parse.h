@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fsd/core/readings.h"
+#include "lib/core/readings.h"
 
 namespace vproc::core {
 
