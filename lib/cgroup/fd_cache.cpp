@@ -21,9 +21,8 @@ bool pread_file(int fd, std::string& out) {
   size_t off = 0;
   for (;;) {
     if (buf.size() < off + kChunk) buf.resize(off + kChunk);
-    ssize_t n = retry_eintr([&] {
-      return ::pread(fd, buf.data() + off, kChunk, static_cast<off_t>(off));
-    });
+    ssize_t n =
+        retry_eintr([&] { return ::pread(fd, buf.data() + off, kChunk, static_cast<off_t>(off)); });
     if (n < 0) {
       out.assign(buf.data(), off);
       return false;
@@ -48,7 +47,7 @@ std::shared_ptr<UniqueFd> FdCache::get(const std::string& rel) {
 void FdCache::put(const std::string& rel, std::shared_ptr<UniqueFd> fd) {
   std::lock_guard<std::mutex> lock(mu_);
   if (fds_.count(rel)) return;  // another thread was first
-  while (fds_.size() >= kMaxEntries) {
+  while (!fds_.empty() && fds_.size() >= max_entries_) {
     fds_.erase(order_.back());
     order_.pop_back();
   }

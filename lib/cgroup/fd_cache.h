@@ -25,7 +25,9 @@ class FdCache {
  public:
   static constexpr size_t kMaxEntries = 8192;
 
-  explicit FdCache(int root) : root_(root) {}
+  // max_entries: kMaxEntries but in tests, which need no thousands of fds.
+  explicit FdCache(int root, size_t max_entries = kMaxEntries)
+      : root_(root), max_entries_(max_entries) {}
   // The file's contents; nullopt when it does not exist. Throws SysError,
   // naming the file as display_prefix + rel.
   std::optional<std::string> read(const std::string& rel, std::string_view display_prefix);
@@ -38,6 +40,7 @@ class FdCache {
   void drop(const std::string& rel);
 
   int root_;
+  size_t max_entries_;
   mutable std::mutex mu_;
   std::list<std::string> order_;  // most recently added first
   struct Entry {
