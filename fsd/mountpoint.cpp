@@ -1,5 +1,6 @@
 #include "fsd/mountpoint.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -7,15 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
-#include <cerrno>
-#include <fstream>
-#include <sstream>
-
+#include "lib/base/io.h"
 #include "lib/base/log.h"
 #include "lib/base/sys_error.h"
+#include "lib/inject/mountinfo.h"
 
 namespace vproc {
 
@@ -23,17 +23,10 @@ namespace {
 
 // The filesystem type of the top mount at dir, or "" when dir is no mountpoint.
 std::string mount_type_at(const std::string& dir) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line, type;
-  while (std::getline(in, line)) {
-    std::istringstream ss(line);
-    std::string id, parent, devno, root, mp, opts, field;
-    ss >> id >> parent >> devno >> root >> mp >> opts;
-    while (ss >> field && field != "-") {
-    }
-    std::string fstype;
-    ss >> fstype;
-    if (mp == dir) type = fstype;  // later lines are mounted on top
+  std::string text = read_file_at(AT_FDCWD, "/proc/self/mountinfo").value_or("");
+  std::string type;
+  for (const MountInfo& m : parse_mountinfo(text)) {
+    if (m.mount_point == dir) type = m.fstype;  // later lines are mounted on top
   }
   return type;
 }

@@ -15,6 +15,7 @@
 #include "lib/base/io.h"
 #include "lib/base/sys_error.h"
 #include "lib/base/unique_fd.h"
+#include "lib/proc/identity.h"
 
 namespace vproc {
 
@@ -59,6 +60,69 @@ void send(int fd, const std::string& line) {
   ::_exit(1);
 }
 
+struct Worker {
+  pid_t pid = 0;
+  UniqueFd out;  // read end of its report pipe
+};
+
+Worker start_worker(const AttachRequest& req) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) throw SysError("pipe2", "", errno);
+  UniqueFd rd(p[0]), wr(p[1]);
+  pid_t child = ::fork();
+  if (child < 0) throw SysError("fork", "", errno);
+  if (child == 0) {
+    rd.reset();
+    worker(wr.get(), req);
+  }
+  return {child, std::move(rd)};
+}
+
+// Appends what fd says to *text until EOF or error. False when the deadline
+// passed first.
+bool read_until(int fd, Deadline deadline, std::string* text) {
+  for (;;) {
+    pollfd pfd{fd, POLLIN, 0};
+    int r = ::poll(&pfd, 1, remaining_ms(deadline));
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) return false;
+    char buf[4096];
+    ssize_t n = retry_eintr([&] { return ::read(fd, buf, sizeof buf); });
+    if (n <= 0) return true;
+    text->append(buf, static_cast<size_t>(n));
+  }
+}
+
+// What the worker said, line by line.
+struct Report {
+  std::vector<InjectOutcome> outcomes;
+  std::vector<std::string> mounted;
+  std::string error;
+  bool worker_reported = false;  // "E": inject_files undid its own mounts
+};
+
+Report parse_report(const std::string& text) {
+  Report rep;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.size() < 2) continue;
+    std::string body = line.substr(2);
+    if (line[0] == 'M') {
+      rep.mounted.push_back(body);
+      rep.outcomes.push_back({body, InjectStatus::kMounted, ""});
+    } else if (line[0] == 'S') {
+      size_t tab = body.find('\t');
+      rep.outcomes.push_back({body.substr(0, tab), InjectStatus::kSkipped,
+                              tab == std::string::npos ? "" : body.substr(tab + 1)});
+    } else if (line[0] == 'E') {
+      rep.error = body;
+      rep.worker_reported = true;
+    }
+  }
+  return rep;
+}
+
 }  // namespace
 
 void probe_vprocd(const std::string& mountpoint) {
@@ -94,75 +158,33 @@ bool before_pivot(pid_t pid) {
 }
 
 std::vector<InjectOutcome> attach_bounded(const AttachRequest& req, Deadline deadline) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) throw SysError("pipe2", "", errno);
-  UniqueFd rd(p[0]), wr(p[1]);
-  pid_t child = ::fork();
-  if (child < 0) throw SysError("fork", "", errno);
-  if (child == 0) {
-    rd.reset();
-    worker(wr.get(), req);
-  }
-  wr.reset();
-
+  // The host's /proc, opened once here in the caller's own namespace: each
+  // worker inherits it instead of opening it again.
+  host_proc();
+  Worker w = start_worker(req);
   std::string text;
-  bool timed_out = false;
-  for (;;) {
-    pollfd pfd{rd.get(), POLLIN, 0};
-    int r = ::poll(&pfd, 1, remaining_ms(deadline));
-    if (r < 0 && errno == EINTR) continue;
-    if (r == 0) {
-      timed_out = true;
-      break;
-    }
-    char buf[4096];
-    ssize_t n = retry_eintr([&] { return ::read(rd.get(), buf, sizeof buf); });
-    if (n <= 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  if (timed_out) ::kill(child, SIGKILL);
+  bool timed_out = !read_until(w.out.get(), deadline, &text);
+  if (timed_out) ::kill(w.pid, SIGKILL);
   int status = 0;
-  retry_eintr([&] { return ::waitpid(child, &status, 0); });
+  retry_eintr([&] { return ::waitpid(w.pid, &status, 0); });
 
-  std::vector<InjectOutcome> out;
-  std::vector<std::string> mounted;
-  std::string error;
-  bool worker_reported = false;  // "E": inject_files undid its own mounts
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.size() < 2) continue;
-    std::string body = line.substr(2);
-    if (line[0] == 'M') {
-      mounted.push_back(body);
-      out.push_back({body, InjectStatus::kMounted, ""});
-    } else if (line[0] == 'S') {
-      size_t tab = body.find('\t');
-      out.push_back({body.substr(0, tab), InjectStatus::kSkipped,
-                     tab == std::string::npos ? "" : body.substr(tab + 1)});
-    } else if (line[0] == 'E') {
-      error = body;
-      worker_reported = true;
-    }
-  }
+  Report rep = parse_report(text);
   if (timed_out) {
-    error = "timed out after the hook's deadline (vprocd hung?)";
-  } else if (error.empty() && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-    error = "injection worker died (status " + std::to_string(status) + ")";
+    rep.error = "timed out after the hook's deadline (vprocd hung?)";
+  } else if (rep.error.empty() && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    rep.error = "injection worker died (status " + std::to_string(status) + ")";
   }
-  if (!error.empty()) {
-    // inject_files already undid its own mounts when it threw; a killed or
-    // crashed worker could not, so undo whatever it reported.
-    if (!worker_reported && !mounted.empty()) {
-      try {
-        undo_mounts(req.pid, req.rootfs, mounted);
-      } catch (const std::exception& e) {
-        error += "; undoing mounts failed: " + std::string(e.what());
-      }
+  if (rep.error.empty()) return rep.outcomes;
+  // inject_files already undid its own mounts when it threw; a killed or
+  // crashed worker could not, so undo whatever it reported.
+  if (!rep.worker_reported && !rep.mounted.empty()) {
+    try {
+      undo_mounts(req.pid, req.rootfs, rep.mounted);
+    } catch (const std::exception& e) {
+      rep.error += "; undoing mounts failed: " + std::string(e.what());
     }
-    throw std::runtime_error(error);
   }
-  return out;
+  throw std::runtime_error(rep.error);
 }
 
 }  // namespace vproc

@@ -7,20 +7,22 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <optional>
-#include <sstream>
 
 #include "lib/base/io.h"
 #include "lib/base/sys_error.h"
 #include "lib/base/unique_fd.h"
+#include "lib/inject/mountinfo.h"
+#include "lib/proc/identity.h"
 
 namespace vproc {
 
@@ -30,66 +32,69 @@ constexpr long kFuseSuperMagic = 0x65735546;
 // vprocd mounts with subtype=vprocd; another FUSE filesystem (lxcfs) on a
 // target is never replaced.
 constexpr const char* kOwnFsType = "fuse.vprocd";
+constexpr unsigned kMoveEmpty = MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH;
+
+using Mounts = std::vector<MountInfo>;
 
 // glibc 2.36 has no openat2 wrapper.
 int sys_openat2(int dirfd, const char* path, const open_how& how) {
   return static_cast<int>(::syscall(SYS_openat2, dirfd, path, &how, sizeof how));
 }
 
-struct MountInfo {
-  unsigned long long parent = 0;
-  std::string fstype;
-  bool shared = false;
-};
+bool on_fuse(const MountInfo& m) { return m.fstype.rfind("fuse", 0) == 0; }
 
-// One line of /proc/PID/mountinfo:
-// "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 shared:2 - ext3 /dev/root rw"
-std::optional<MountInfo> find_mount(const std::string& mountinfo, unsigned long long id) {
-  std::istringstream in(mountinfo);
-  std::string line;
-  const std::string want = std::to_string(id) + " ";
-  while (std::getline(in, line)) {
-    if (line.compare(0, want.size(), want) != 0) continue;
-    size_t sep = line.find(" - ");
-    if (sep == std::string::npos) return std::nullopt;
-    MountInfo m;
-    m.shared = line.substr(0, sep).find(" shared:") != std::string::npos;
-    std::istringstream head(line);
-    unsigned long long self_id = 0;
-    head >> self_id >> m.parent;
-    std::istringstream rest(line.substr(sep + 3));
-    rest >> m.fstype;
-    return m;
+// PID's mount table, read through the host's /proc.
+Mounts read_mounts(int proc, pid_t pid) {
+  std::string rel = std::to_string(pid) + "/mountinfo";
+  UniqueFd fd = open_at(proc, rel, O_RDONLY, "/proc/" + rel);
+  return parse_mountinfo(pread_all(fd.get(), "/proc/" + rel));
+}
+
+// Runs once the namespace fd is open: a pid that died and was reused before
+// that has another start time, so the fd is refused instead of entered.
+void check_identity(const InjectRequest& req, int proc, int nsfd) {
+  const std::string who = "pid " + std::to_string(req.pid);
+  if (req.pid_start_time != 0) {
+    std::optional<std::uint64_t> t = process_start_time(req.pid, proc);
+    if (!t) throw SysError("openat", "/proc/" + std::to_string(req.pid) + "/stat", ENOENT);
+    if (*t != req.pid_start_time) throw SysError("inject", who, "exited and was reused");
   }
-  return std::nullopt;
-}
-
-std::string read_mountinfo(pid_t pid) {
-  std::string path = "/proc/" + std::to_string(pid) + "/mountinfo";
-  UniqueFd fd = open_at(AT_FDCWD, path, O_RDONLY);
-  return pread_all(fd.get(), path);
-}
-
-// Field 22 of /proc/PID/stat (counted after the last ')', comm may hold any byte).
-unsigned long long start_time(pid_t pid) {
-  std::string path = "/proc/" + std::to_string(pid) + "/stat";
-  UniqueFd fd = open_at(AT_FDCWD, path, O_RDONLY);
-  std::string text = pread_all(fd.get(), path);
-  size_t rp = text.rfind(')');
-  std::istringstream in(rp == std::string::npos ? std::string() : text.substr(rp + 1));
-  std::string tok;
-  for (int field = 3; in >> tok; ++field) {
-    if (field == 22) {
-      if (auto v = parse_u64(tok)) return *v;
-      break;
+  if (req.mnt_ns != 0) {
+    struct stat st {};
+    if (::fstat(nsfd, &st) != 0) throw SysError("fstat", "mnt namespace", errno);
+    if (st.st_ino != req.mnt_ns) {
+      throw SysError("inject", who, "is in another mount namespace than the one recorded");
     }
   }
-  throw SysError("parse", path, "no start time");
 }
 
-UniqueFd open_ns(pid_t pid) {
-  std::string path = "/proc/" + std::to_string(pid) + "/ns/mnt";
-  return open_at(AT_FDCWD, path, O_RDONLY);
+// A source cloned in the caller's namespace, to be moved into the container's.
+struct Source {
+  UniqueFd tree;
+  dev_t dev = 0;  // the device of its filesystem: for FUSE, one per connection
+};
+
+Source clone_source(int dirfd, const std::string& path) {
+  int t = ::open_tree(dirfd, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (t < 0) throw SysError("open_tree", path, errno);
+  Source s{UniqueFd(t)};
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+  if (::mount_setattr(t, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
+    throw SysError("mount_setattr", path, errno);
+  }
+  struct statx stx {};
+  if (::statx(t, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &stx) != 0) {
+    throw SysError("statx", path, errno);
+  }
+  s.dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+  return s;
+}
+
+std::vector<Source> clone_sources(const InjectRequest& req) {
+  std::vector<Source> out;
+  for (const InjectFile& f : req.files) out.push_back(clone_source(req.source_dirfd, f.source));
+  return out;
 }
 
 // Enters a mount namespace for the lifetime of the object and returns to the
@@ -138,18 +143,17 @@ UniqueFd resolve_target(int rootfd, const std::string& target, std::string* reas
 }
 
 // Checks without sending any FUSE request (a hung daemon could block
-// fstatfs): mount id from statx(AT_STATX_DONT_SYNC), fstype from mountinfo.
-// (statx with AT_STATX_DONT_SYNC answers from the inode even for a dead or
-// hung FUSE daemon.) *dev, when given, gets the device of the target's
-// filesystem: for FUSE, one per connection.
-std::optional<MountInfo> mount_of(int fd, const std::string& mountinfo, dev_t* dev = nullptr) {
+// fstatfs): mount id from statx(AT_STATX_DONT_SYNC), which answers from the
+// inode even for a dead or hung FUSE daemon, and the rest from mountinfo.
+// *dev, when given, gets the device of the target's filesystem.
+const MountInfo* mount_of(int fd, const Mounts& mounts, dev_t* dev = nullptr) {
   struct statx stx {};
   if (::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) != 0 ||
       !(stx.stx_mask & STATX_MNT_ID)) {
-    return std::nullopt;
+    return nullptr;
   }
   if (dev) *dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
-  return find_mount(mountinfo, stx.stx_mnt_id);
+  return find_mount(mounts, stx.stx_mnt_id);
 }
 
 // The mount a fresh file would land on must be procfs or sysfs and private.
@@ -157,7 +161,7 @@ std::string check_host_mount(const MountInfo& m) {
   if (m.fstype != "proc" && m.fstype != "sysfs") {
     return "is on " + m.fstype + ", not procfs/sysfs";
   }
-  if (m.shared) {
+  if (m.shared()) {
     return "its mount is shared (rootfsPropagation shared?): a mount would propagate out of "
            "the container";
   }
@@ -165,19 +169,12 @@ std::string check_host_mount(const MountInfo& m) {
 }
 
 // Returns the reason this target must not be mounted on, or "".
-std::string check_target(int fd, const std::string& mountinfo) {
-  std::optional<MountInfo> m = mount_of(fd, mountinfo);
+std::string check_target(int fd, const Mounts& mounts) {
+  const MountInfo* m = mount_of(fd, mounts);
   if (!m) return "cannot identify the mount it is on";
-  if (m->fstype.rfind("fuse", 0) == 0) {
-    return "already carries a FUSE mount (" + m->fstype + "): not stacking another";
-  }
-  if (m->fstype != "proc" && m->fstype != "sysfs") {
-    return "is on " + m->fstype + ", not procfs/sysfs";
-  }
-  if (m->shared) {
-    return "its mount is shared (rootfsPropagation shared?): a mount would propagate out of "
-           "the container";
-  }
+  if (on_fuse(*m)) return "already carries a FUSE mount (" + m->fstype + "): not stacking another";
+  std::string reason = check_host_mount(*m);
+  if (!reason.empty()) return reason;
   struct statfs sfs {};
   if (::fstatfs(fd, &sfs) != 0) return std::string("fstatfs: ") + std::strerror(errno);
   if (sfs.f_type != PROC_SUPER_MAGIC && sfs.f_type != SYSFS_MAGIC) {
@@ -186,37 +183,59 @@ std::string check_target(int fd, const std::string& mountinfo) {
   return "";
 }
 
-void detach(const std::string& rootfs, const std::string& target) {
-  std::string path = join_path(rootfs, target);
-  ::umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
-}
+// What happens to one target.
+enum class Action {
+  kSkip,     // Decision::reason says why
+  kMount,    // a first mount
+  kReplace,  // in place of a stale or older vprocd mount (replace mode)
+};
 
-// What replace mode does with a target whose top mount is a FUSE mount.
-enum class Replace { kNo, kAlreadyOurs, kStale };
+struct Decision {
+  Action action = Action::kSkip;
+  std::string reason;
+};
 
-// Decides for a FUSE-mounted target in replace mode. *reason is set for kNo.
-Replace classify_fuse_target(int tfd, const std::string& mountinfo, dev_t source_dev,
-                             std::string* reason) {
+Decision skip(std::string reason) { return {Action::kSkip, std::move(reason)}; }
+
+// Replace mode, a target whose top mount is a FUSE mount.
+Decision decide_fuse_target(int tfd, const Mounts& mounts, dev_t source_dev) {
   dev_t dev = 0;
-  std::optional<MountInfo> m = mount_of(tfd, mountinfo, &dev);
-  if (!m) {
-    *reason = "cannot identify the mount it is on";
-    return Replace::kNo;
-  }
+  const MountInfo* m = mount_of(tfd, mounts, &dev);
+  if (!m) return skip("cannot identify the mount it is on");
   if (m->fstype != kOwnFsType) {
-    *reason = "already carries a FUSE mount (" + m->fstype + ") that is not vprocd's";
-    return Replace::kNo;
+    return skip("already carries a FUSE mount (" + m->fstype + ") that is not vprocd's");
   }
-  if (dev == source_dev) return Replace::kAlreadyOurs;
+  if (dev == source_dev) return skip(kAlreadyAttached);
   // The fresh file goes onto whatever the old one covers: that must pass the
   // same checks as a first mount.
-  std::optional<MountInfo> under = find_mount(mountinfo, m->parent);
-  if (!under) {
-    *reason = "cannot identify the mount under the old vprocd file";
-    return Replace::kNo;
+  const MountInfo* under = find_mount(mounts, m->parent);
+  if (!under) return skip("cannot identify the mount under the old vprocd file");
+  std::string reason = check_host_mount(*under);
+  if (!reason.empty()) return skip(std::move(reason));
+  return {Action::kReplace, ""};
+}
+
+Decision decide(int tfd, const Mounts& mounts, dev_t source_dev, bool replace) {
+  if (replace) {
+    const MountInfo* m = mount_of(tfd, mounts);
+    if (m && on_fuse(*m)) return decide_fuse_target(tfd, mounts, source_dev);
   }
-  *reason = check_host_mount(*under);
-  return reason->empty() ? Replace::kStale : Replace::kNo;
+  std::string reason = check_target(tfd, mounts);
+  if (!reason.empty()) return skip(std::move(reason));
+  return {Action::kMount, ""};
+}
+
+void move_onto(int tree, int tfd, const std::string& path) {
+  if (::move_mount(tree, "", tfd, "", kMoveEmpty) != 0) throw SysError("move_mount", path, errno);
+}
+
+// Linux >= 6.5: mounts tree beneath the top mount on tfd. False when the
+// kernel refuses the flag (EINVAL).
+bool move_beneath(int tree, int tfd, const std::string& path) {
+  if (!kernel_has_move_beneath()) return false;
+  if (::move_mount(tree, "", tfd, "", kMoveEmpty | kMoveMountBeneath) == 0) return true;
+  if (errno != EINVAL) throw SysError("move_mount beneath", path, errno);
+  return false;
 }
 
 // Detaches the mount whose root tfd is, without a path lookup in the
@@ -233,6 +252,79 @@ void detach_by_fd(int host_proc, int tfd) {
   if (r != 0) throw SysError("umount2", "old vprocd mount", e);
 }
 
+void detach(const std::string& rootfs, const std::string& target) {
+  std::string path = join_path(rootfs, target);
+  ::umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+}
+
+// One inject_files call, inside the container's namespace.
+struct Run {
+  const InjectRequest& req;
+  const Mounts& mounts;  // the container's, read before entering it
+  int proc;              // the host's /proc, for detach_by_fd
+  const std::function<void(const InjectOutcome&)>& on_mounted;
+  std::vector<std::string> first_mounts = {};  // what rollback() undoes
+};
+
+// The fresh file takes the stale one's place. With MOVE_MOUNT_BENEATH it goes
+// under the old one, and detaching the old one uncovers it in one step: no
+// reader ever sees the host's file. Older kernels detach first and mount on
+// what was under (it passed decide_fuse_target's checks), so the host's file
+// shows in between. Returns a skip reason when the target is gone by then.
+std::string replace_mount(const Run& run, int rootfd, const std::string& target, int tree,
+                          UniqueFd tfd) {
+  const std::string path = join_path(run.req.rootfs, target);
+  bool beneath = move_beneath(tree, tfd.get(), path);
+  detach_by_fd(run.proc, tfd.get());
+  if (beneath) return "";
+  std::string reason;
+  tfd = resolve_target(rootfd, target, &reason);
+  if (tfd) move_onto(tree, tfd.get(), path);
+  return reason;
+}
+
+InjectOutcome inject_one(Run& run, int rootfd, const std::string& target, const Source& src) {
+  InjectOutcome o;
+  o.target = target;
+  UniqueFd tfd = resolve_target(rootfd, target, &o.reason);
+  if (!tfd) return o;
+  Decision d = decide(tfd.get(), run.mounts, src.dev, run.req.replace);
+  switch (d.action) {
+    case Action::kSkip:
+      o.reason = std::move(d.reason);
+      return o;
+    case Action::kMount:
+      move_onto(src.tree.get(), tfd.get(), join_path(run.req.rootfs, target));
+      run.first_mounts.push_back(target);
+      break;
+    case Action::kReplace:
+      o.reason = replace_mount(run, rootfd, target, src.tree.get(), std::move(tfd));
+      if (!o.reason.empty()) return o;
+      o.replaced = true;
+      break;
+  }
+  o.status = InjectStatus::kMounted;
+  if (run.on_mounted) run.on_mounted(o);
+  return o;
+}
+
+// Only first mounts are undone: a replaced file stays replaced (the old one
+// served a dead or departing daemon).
+void rollback(const Run& run) {
+  for (auto it = run.first_mounts.rbegin(); it != run.first_mounts.rend(); ++it) {
+    detach(run.req.rootfs, *it);
+  }
+}
+
+// True when target resolves and its top mount is a FUSE mount.
+bool carries_fuse(int rootfd, const std::string& target, const Mounts& mounts) {
+  std::string reason;
+  UniqueFd tfd = resolve_target(rootfd, target, &reason);
+  if (!tfd) return false;
+  const MountInfo* m = mount_of(tfd.get(), mounts);
+  return m && on_fuse(*m);
+}
+
 }  // namespace
 
 std::vector<InjectOutcome> inject_files(
@@ -240,123 +332,40 @@ std::vector<InjectOutcome> inject_files(
   if (req.rootfs.empty() || req.rootfs[0] != '/') {
     throw SysError("inject", req.rootfs, "rootfs must be an absolute path");
   }
-  // Everything that needs the caller's namespace happens first: the
-  // container's mount table, its namespace fd, and the cloned sources.
-  UniqueFd nsfd = open_ns(req.pid);
-  std::string mountinfo = read_mountinfo(req.pid);
-  if (req.pid_start_time != 0 && start_time(req.pid) != req.pid_start_time) {
-    throw SysError("inject", "pid " + std::to_string(req.pid), "exited and was reused");
-  }
-  if (req.mnt_ns != 0) {
-    struct stat st {};
-    if (::fstat(nsfd.get(), &st) != 0) throw SysError("fstat", "mnt namespace", errno);
-    if (st.st_ino != req.mnt_ns) {
-      throw SysError("inject", "pid " + std::to_string(req.pid),
-                     "is in another mount namespace than the one recorded");
-    }
-  }
-  std::vector<UniqueFd> trees;
-  std::vector<dev_t> source_devs;
-  for (const InjectFile& f : req.files) {
-    int t = ::open_tree(req.source_dirfd, f.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-    if (t < 0) throw SysError("open_tree", f.source, errno);
-    trees.emplace_back(t);
-    mount_attr attr{};
-    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-    if (::mount_setattr(t, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
-      throw SysError("mount_setattr", f.source, errno);
-    }
-    struct statx stx {};
-    if (::statx(t, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &stx) != 0) {
-      throw SysError("statx", f.source, errno);
-    }
-    source_devs.push_back(makedev(stx.stx_dev_major, stx.stx_dev_minor));
-  }
-  UniqueFd host_proc;
-  if (req.replace) host_proc = open_at(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY);
+  // Everything that needs the caller's namespace happens first: the host's
+  // /proc (host_proc() opens it on first use and keeps it), the container's
+  // namespace fd and mount table, its identity, and the cloned sources.
+  const int proc = host_proc();
+  UniqueFd nsfd = open_mount_ns(req.pid, proc);
+  const Mounts mounts = read_mounts(proc, req.pid);
+  check_identity(req, proc, nsfd.get());
+  const std::vector<Source> sources = clone_sources(req);
 
-  std::vector<InjectOutcome> out;
-  std::vector<std::string> mounted;
   NsGuard ns(nsfd.get());
+  Run run{req, mounts, proc, on_mounted};
   try {
     UniqueFd rootfd = open_at(AT_FDCWD, req.rootfs, O_PATH | O_DIRECTORY, req.rootfs);
+    std::vector<InjectOutcome> out;
     for (size_t i = 0; i < req.files.size(); ++i) {
-      InjectOutcome o;
-      o.target = req.files[i].target;
-      UniqueFd tfd = resolve_target(rootfd.get(), o.target, &o.reason);
-      Replace rep = Replace::kNo;
-      if (tfd && req.replace) {
-        std::optional<MountInfo> m = mount_of(tfd.get(), mountinfo);
-        if (m && m->fstype.rfind("fuse", 0) == 0) {
-          rep = classify_fuse_target(tfd.get(), mountinfo, source_devs[i], &o.reason);
-          if (rep == Replace::kAlreadyOurs) o.reason = kAlreadyAttached;
-        }
-      }
-      if (tfd && rep == Replace::kNo && o.reason.empty()) o.reason = check_target(tfd.get(), mountinfo);
-      if (rep == Replace::kStale) {
-        o.reason.clear();
-        bool done = false;
-        if (kernel_has_move_beneath()) {
-          // The fresh file goes under the old one; detaching the old one then
-          // uncovers it in one step: no reader ever sees the host's file.
-          if (::move_mount(trees[i].get(), "", tfd.get(), "",
-                           MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH | kMoveMountBeneath) ==
-              0) {
-            done = true;
-          } else if (errno != EINVAL) {
-            throw SysError("move_mount beneath", join_path(req.rootfs, o.target), errno);
-          }
-        }
-        detach_by_fd(host_proc.get(), tfd.get());
-        if (!done) {
-          // Older kernels: the host's file shows until the move below. What
-          // was under the old mount passed classify_fuse_target's checks.
-          tfd = resolve_target(rootfd.get(), o.target, &o.reason);
-          if (tfd &&
-              ::move_mount(trees[i].get(), "", tfd.get(), "",
-                           MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
-            throw SysError("move_mount", join_path(req.rootfs, o.target), errno);
-          }
-        }
-        if (o.reason.empty()) {
-          o.status = InjectStatus::kMounted;
-          o.replaced = true;
-          if (on_mounted) on_mounted(o);
-        }
-      } else if (o.reason.empty()) {
-        if (::move_mount(trees[i].get(), "", tfd.get(), "",
-                         MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
-          throw SysError("move_mount", join_path(req.rootfs, o.target), errno);
-        }
-        o.status = InjectStatus::kMounted;
-        mounted.push_back(o.target);
-        if (on_mounted) on_mounted(o);
-      }
-      out.push_back(o);
+      out.push_back(inject_one(run, rootfd.get(), req.files[i].target, sources[i]));
     }
+    return out;
   } catch (...) {
-    // Only first mounts are undone: a replaced file stays replaced (the old
-    // one served a dead or departing daemon).
-    for (auto it = mounted.rbegin(); it != mounted.rend(); ++it) detach(req.rootfs, *it);
+    rollback(run);
     throw;
   }
-  return out;
 }
 
 std::vector<std::string> undo_mounts(pid_t pid, const std::string& rootfs,
                                      const std::vector<std::string>& targets) {
-  UniqueFd nsfd = open_ns(pid);
-  std::string mountinfo = read_mountinfo(pid);
+  const int proc = host_proc();
+  UniqueFd nsfd = open_mount_ns(pid, proc);
+  const Mounts mounts = read_mounts(proc, pid);
   std::vector<std::string> done;
   NsGuard ns(nsfd.get());
   UniqueFd rootfd = open_at(AT_FDCWD, rootfs, O_PATH | O_DIRECTORY, rootfs);
   for (auto it = targets.rbegin(); it != targets.rend(); ++it) {
-    std::string reason;
-    UniqueFd tfd = resolve_target(rootfd.get(), *it, &reason);
-    if (!tfd) continue;
-    std::optional<MountInfo> m = mount_of(tfd.get(), mountinfo);
-    if (!m || m->fstype.rfind("fuse", 0) != 0) continue;
-    tfd.reset();
+    if (!carries_fuse(rootfd.get(), *it, mounts)) continue;
     detach(rootfs, *it);
     done.push_back(*it);
   }
@@ -375,7 +384,6 @@ bool kernel_has_move_beneath() {
   }();
   return has;
 }
-
 
 bool is_fuse_file(const std::string& path) {
   struct statfs sfs {};

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/registry/identity.h"
+#include "lib/proc/identity.h"
 
 namespace vproc {
 

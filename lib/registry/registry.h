@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "lib/registry/identity.h"
+#include "lib/proc/identity.h"
 
 namespace vproc {
 

@@ -80,9 +80,9 @@ flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 
 # The code under test and what it links against: all of lib/core (pure) and
 # lib/cgroup (proc_cgroup calls its pure resolve/ancestors), and lib/base.
-lib_srcs=(lib/base/sys_error.cpp lib/base/io.cpp lib/files/files.cpp)
+lib_srcs=(lib/base/sys_error.cpp lib/base/io.cpp lib/files/files.cpp lib/inject/mountinfo.cpp)
 for f in "$src"/lib/core/*.cpp "$src"/lib/cgroup/*.cpp; do lib_srcs+=("${f#"$src"/}"); done
-[[ $have_hook -eq 1 ]] && lib_srcs+=(hook/plan.cpp lib/registry/identity.cpp lib/registry/registry.cpp hook/runtimes.cpp)
+[[ $have_hook -eq 1 ]] && lib_srcs+=(hook/plan.cpp lib/proc/identity.cpp lib/registry/registry.cpp hook/runtimes.cpp)
 
 mkdir -p "$build/obj" "$build/bin"
 stamp="$cxx $($cxx --version | head -1) ${flags[*]}"

@@ -151,6 +151,40 @@ seed("ack", 2, FAM, err(2, 0))
 seed("late-then-awaited", 3, FAM, stats(2, 0, 9, 0, 0, 0) + stats(3, 1, 1, 0, 0, 0))
 PY
 
+# mountinfo: real lines (Linux 6.18, this project's dev machine): its table,
+# then mounts made in a private namespace (escaped space and backslash,
+# shared/slave propagation, a vprocd mount with one file bound on a procfs).
+seed mountinfo host-table <<'MI'
+21 26 0:20 / /proc rw,relatime - proc proc rw
+22 26 0:21 / /sys rw,relatime - sysfs sysfs rw
+23 26 0:6 / /dev rw,relatime - devtmpfs devtmpfs rw,size=12334808k,nr_inodes=3083702,mode=755
+24 23 0:22 / /dev/shm rw,relatime - tmpfs tmpfs rw,size=24683748k
+25 23 0:23 / /dev/pts rw,relatime - devpts devpts rw,mode=600,ptmxmode=000
+26 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard,resv_strict,resuid=65534,resgid=65534
+30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+34 30 0:31 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+39 30 0:36 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+MI
+seed mountinfo escapes <<'MI'
+65 45 0:39 / /tmp/mi.rP6b/a\040b rw,relatime - tmpfs my\040src rw
+68 66 0:41 / /tmp/mi.rP6b/c/t\134back rw,relatime shared:2 - tmpfs t rw
+MI
+seed mountinfo propagation <<'MI'
+66 45 0:40 / /tmp/mi.rP6b/c rw,relatime shared:1 - tmpfs none rw
+67 66 0:40 / /tmp/mi.rP6b/c/s rw,relatime master:1 - tmpfs none rw
+69 67 0:41 / /tmp/mi.rP6b/c/s/t\134back rw,relatime master:2 - tmpfs t rw
+66 65 0:39 / /tmp/mi.njPk/c/s rw,relatime shared:2 master:1 - tmpfs none rw
+MI
+seed mountinfo vprocd <<'MI'
+65 45 0:39 / /tmp/mivp.PKfh/mp ro,nosuid,nodev,relatime - fuse.vprocd vprocd ro,user_id=0,group_id=0,default_permissions,allow_other
+66 45 0:40 / /tmp/mivp.PKfh/p rw,relatime - proc proc rw
+67 66 0:39 /proc/meminfo /tmp/mivp.PKfh/p/meminfo ro,nosuid,nodev,relatime - fuse.vprocd vprocd ro,user_id=0,group_id=0,default_permissions,allow_other
+MI
+printf '30 22 0:27 / /x rw - tmpfs  rw\n21 26 0:20 / /proc rw - proc proc\nnot a line\n' |
+  seed mountinfo malformed
+
 # Identical seeds add nothing: keep one of each.
 for d in "$out"/*/; do
   (cd "$d" && md5sum -- * | sort | awk 'seen[$1]++ {print $2}' | xargs -r rm -f --)

@@ -1,4 +1,4 @@
-#include "lib/registry/identity.h"
+#include "lib/proc/identity.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -54,6 +54,11 @@ std::optional<std::uint64_t> mount_ns_inode(int pid, int proc_root) {
     throw SysError("stat", "/proc/" + rel, errno);
   }
   return st.st_ino;
+}
+
+UniqueFd open_mount_ns(int pid, int proc_root) {
+  std::string rel = std::to_string(pid) + "/ns/mnt";
+  return open_at(proc_root, rel, O_RDONLY, "/proc/" + rel);
 }
 
 bool same_process(int pid, std::uint64_t start_time, std::uint64_t mnt_ns, int proc_root) {

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string_view>
 
+#include "lib/base/unique_fd.h"
+
 namespace vproc {
 
 // PID_MAX_LIMIT on 64-bit Linux: no pid is above it.
@@ -27,6 +29,10 @@ std::optional<std::uint64_t> parse_start_time(std::string_view stat_line);
 // something unexpected.
 std::optional<std::uint64_t> process_start_time(int pid, int proc_root = host_proc());
 std::optional<std::uint64_t> mount_ns_inode(int pid, int proc_root = host_proc());
+
+// An fd of PID's mount namespace (PID/ns/mnt), for setns() or fstat().
+// Throws SysError naming /proc/PID/ns/mnt when it cannot be opened.
+UniqueFd open_mount_ns(int pid, int proc_root = host_proc());
 
 // True when PID is alive with this start time and, when mnt_ns is non-zero,
 // in this mount namespace. Unreadable counts as not the same.
