@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # limits_test: processes in limited cgroups read their own numbers through a
-# real vprocd mount (issue 2, "Must show"; rules from FILES.md):
+# real vprocd mount (issue 2, "Must show"; rules in docs/files.md):
 #   - 300 MiB, cpuset {1}, quota 0.5 CPU, own pid namespace: MemTotal, one CPU
 #     numbered 1 in online/cpuinfo/stat, uptime from the namespace's init,
 #     loadavg's last pid inside the namespace, stat counters monotonic over 50

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # lxcfs_crosscheck_test: vprocd and lxcfs (the Debian package, on its own
 # private mountpoint) read by the same process in the same limited cgroup agree
-# where FILES.md and lxcfs agree: MemTotal, SwapTotal, how many CPUs are online,
+# where docs/files.md and lxcfs agree: MemTotal, SwapTotal, how many CPUs are online,
 # how many processor blocks cpuinfo has (issue 2, "Must show"). Where they
 # deliberately differ is listed, not asserted (docs/lxcfs-differences.md).
 # Also prints one side-by-side read-throughput figure (not asserted).

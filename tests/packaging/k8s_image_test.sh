@@ -45,8 +45,9 @@ VERSION=$("$VPROCD" --version | awk '{ print $2 }')
 ARGS_FILE=$VT_TMP/podman-args
 vt_report < <(/usr/bin/python3 "$SRC/tests/packaging/k8s_manifest.py" "$DS" \
   "$SRC/packaging/k8s/Containerfile" "$VERSION" "$ARGS_FILE")
-# The checker must catch the seed's mistake: a host directory mounted over the
-# image's binaries (lxcfs's DaemonSet mounted host /usr/local over its own).
+# The checker must catch the mistake that makes a DaemonSet crash-loop: a host
+# directory mounted over the image's binaries (as an lxcfs DaemonSet that
+# mounts host /usr/local over the image's /usr/local does).
 /usr/bin/python3 - "$DS" "$VT_TMP/hiding.yaml" <<'PY'
 import sys, yaml
 docs = list(yaml.safe_load_all(open(sys.argv[1])))
