@@ -157,7 +157,8 @@ vt_eq "vprocd runs with its three capabilities" "cap_dac_read_search,cap_sys_ptr
 ROOTFS=$VT_TMP/rootfs
 vc_rootfs "$ROOTFS"
 # Private storage, no --hooks-dir: podman reads the packaged
-# /usr/share/containers/oci/hooks.d files.
+# /usr/share/containers/oci/hooks.d files. A short path: podman wants a
+# runroot path of at most 50 characters.
 PD=$(mktemp -d /tmp/vpkg.XXXXXX)
 vt_on_exit "rm -rf '$PD'"
 vc_podman_private "$PD"
