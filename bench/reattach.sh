@@ -69,20 +69,8 @@ MP=$VT_TMP/mp
 REG=$VT_TMP/registry
 now_ns() { date +%s%N; }
 
-# The re-attach line of a vprocd log, once logged (30 s at most).
-reattach_line() {
-  vt_wait_for 30 grep -qE "vprocd: re-attach: [0-9]+ attached" "$1" || return 1
-  grep -m1 -E "vprocd: re-attach: [0-9]+ attached" "$1"
-}
 pass_ms() { local v; v=$(sed -n 's/.*re-attach: .* in \([0-9.]*\) ms.*/\1/p' <<<"$1"); echo "${v:-?}"; }
 counts() { local v; v=$(sed -n 's/.*re-attach: \(.*\) in .*/\1/p' <<<"$1"); echo "${v:-no re-attach line}"; }
-# exited PID: our child PID has exited (a zombie, or reaped).
-exited() {
-  local st
-  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
-  [ -z "$st" ] || [ "$st" = Z ]
-}
-top_dev() { awk -v d="$1" '$5 == d { dev = $3 } END { print dev }' /proc/self/mountinfo; }
 
 vt_start_vprocd "$MP" --registry-dir "$REG" || exit 1
 OLD=$VPROCD_PID
@@ -107,7 +95,6 @@ log "starting $N containers"
 vc_bundle "$VT_TMP/template" "$ROOTFS" '.process.args=["sleep","1000000"]' \
   ".hooks={\"createRuntime\":[$entry]}"
 t_start=$(now_ns)
-batch=()
 for i in $(seq 1 "$N"); do
   id=vproc-ra-$i-$VT_UNIQ
   IDS+=("$id")
@@ -115,13 +102,9 @@ for i in $(seq 1 "$N"); do
   jq --arg cg "/vproc-test-$VT_UNIQ-$id" --argjson limit $(((64 + i) * 1024 * 1024)) \
     '.linux.cgroupsPath = $cg | .linux.resources = {memory: {limit: $limit}}' \
     "$VT_TMP/template/config.json" >"$VT_TMP/b$i/config.json"
-  vc_runc run -d --bundle "$VT_TMP/b$i" "$id" </dev/null >"$VT_TMP/$id.out" 2>&1 &
-  batch+=($!)
-  if [ ${#batch[@]} -ge 4 ] || [ "$i" -eq "$N" ]; then
-    for p in "${batch[@]}"; do wait "$p"; done
-    batch=()
-  fi
+  vc_runc_start_batched "$id" "$VT_TMP/b$i"
 done
+vc_runc_wait_started
 : >"$VT_TMP/list"
 for i in $(seq 1 "$N"); do
   pid=$(vc_runc state "${IDS[$((i - 1))]}" 2>/dev/null | jq -r '.pid // empty')
@@ -134,7 +117,7 @@ log "$N containers up in $((($(now_ns) - t_start) / 1000000)) ms; $(ls "$REG/con
 # round KIND: one measurement; prints the FIGURE line.
 round() {
   local kind=$1 go=$VT_TMP/go.$1 old_dev line res t0 new
-  old_dev=$(top_dev "$MP")
+  old_dev=$(vt_top_dev "$MP")
   mkfifo "$go"
   if [ "$kind" = crash ]; then
     "$VT_PY" "$PROBE" "$VT_TMP/list" wait "$go" >"$VT_TMP/probe.$kind" &
@@ -157,13 +140,13 @@ round() {
   exec 7>&-
   wait "$prober"
   res=$(cat "$VT_TMP/probe.$kind")
-  line=$(reattach_line "$VT_LAUNCHED_LOG") || { echo "reattach: no re-attach line in the log:" >&2; cat "$VT_LAUNCHED_LOG" >&2; }
+  line=$(vt_reattach_line "$VT_LAUNCHED_LOG" 30) || { echo "reattach: no re-attach line in the log:" >&2; cat "$VT_LAUNCHED_LOG" >&2; }
   local all failed wrong pending extra=""
   read -r _ all _ failed _ wrong _ _ _ pending <<<"$res"
   [ "${pending:-1}" = 0 ] || extra+=", $pending NEVER CORRECT"
   if [ "$kind" = takeover ]; then
     local exit_ms="not within 40 s"
-    if vt_wait_for 40 exited "$OLD"; then
+    if vt_wait_for 40 vt_exited "$OLD"; then
       local t_exit rc
       t_exit=$(now_ns)
       wait "$OLD"

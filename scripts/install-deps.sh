@@ -5,7 +5,7 @@
 #   scripts/install-deps.sh          the project's whole list
 #   scripts/install-deps.sh PKG...   only these (tests that need more, e.g. lintian)
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config git
+pkgs=(build-essential cmake pkg-config git clang-format
       libfuse3-dev fuse3 nlohmann-json3-dev libseccomp-dev libcli11-dev doctest-dev
       runc podman containerd lxcfs busybox-static debootstrap util-linux procps
       python3 jq iproute2 psmisc qemu-system-x86 cpio crun)

@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+echo "== clang-format"
+scripts/check-format.sh
 
 start=$(date +%s)
 echo "== build (warnings are errors)"

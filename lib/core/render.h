@@ -1,5 +1,5 @@
 // Renderers: host file text + a reader's readings -> the file that reader
-// sees. Pure functions; the rules are those of shared FILES.md. Lines the
+// sees. Pure functions; the rules are those of docs/files.md. Lines the
 // cgroup cannot know are copied from the host's file byte for byte.
 #pragma once
 

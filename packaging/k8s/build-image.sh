@@ -108,17 +108,10 @@ strip --strip-unneeded -o "$R/opt/vproc/bin/vproc-hook" "$HOOK_OUT"
 chmod 0755 "$R/opt/vproc/bin/vprocd" "$R/opt/vproc/bin/vproc-hook"
 install -m 0755 "$NSENTER" "$R/opt/vproc/bin/nsenter"
 install -m 0755 "$SRC/packaging/k8s/vproc-agent.sh" "$R/opt/vproc/bin/vproc-agent"
-# hooks.d files under the names the deb and rpm give them (runtimes apply
-# them in name order; a file of the same name in /etc/containers/oci/hooks.d
-# masks the one in /usr/share/containers/oci/hooks.d).
-for f in "$SRC"/oci-hooks.d/*.json; do
-  case $(basename "$f") in
-    vproc-hook.json) n=50-vproc.json ;;
-    vproc-hook-poststop.json) n=50-vproc-poststop.json ;;
-    *) n=$(basename "$f") ;;
-  esac
-  install -m 0644 "$f" "$R/opt/vproc/share/hooks.d/$n"
-done
+# hooks.d files under their own names, the ones the deb and rpm install
+# (runtimes apply them in name order; a file of the same name in
+# /etc/containers/oci/hooks.d masks the one in /usr/share/containers/oci/hooks.d).
+install -m 0644 "$SRC"/oci-hooks.d/*.json "$R/opt/vproc/share/hooks.d/"
 install -m 0644 "$SRC/packaging/cdi/vproc.json" "$R/opt/vproc/share/cdi/vproc.json"
 echo "root:x:0:0:root:/root:/bin/sh" >"$R/etc/passwd"
 echo "root:x:0:" >"$R/etc/group"

@@ -3,9 +3,9 @@
 #
 # Runs in a privileged, hostPID pod (or `podman run --privileged --pid=host`).
 # The image keeps its own files under /opt/vproc, a path no host volume is
-# mounted on, so a hostPath mount can never hide them (the lxcfs DaemonSet of
-# the seed crash-looped because host /usr/local was mounted over the image's
-# /usr/local). Host directories are mounted under /host: the host's path P is
+# mounted on, so a hostPath mount can never hide them (an lxcfs DaemonSet that
+# mounts host /usr/local over the image's /usr/local crash-loops: the mount
+# hides its binary). Host directories are mounted under /host: the host's path P is
 # /host/P here. The exception is the directory that holds vprocd's mountpoint
 # (the host's /var/lib): it is mounted at the same path on both sides, with
 # Bidirectional propagation, so that the FUSE mount vprocd makes here appears

@@ -22,10 +22,7 @@
 #      each by --pid only, so no other container on this machine is touched.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/containers.sh"
-vt_init hook-attach
-vt_require_root
-command -v runc >/dev/null || vt_skip "runc not installed"
-[ -n "$VPROC_HOOK" ] || { vt_fail "vproc-hook not built"; vt_finish; exit; }
+vt_preamble hook-attach cmd:runc hook
 
 MP=$VT_TMP/mp
 REG=$VT_TMP/registry
@@ -99,7 +96,7 @@ vt_check "... the error names the container and the reason" has_text \
 vt_eq "... nothing mounted" 0 "$(fuse_mounts "$PI")"
 vt_check "... no registry record" [ ! -e "$REG/containers/$P.json" ]
 
-vt_start_vprocd "$MP" --registry-dir "$REG" || { vt_fail "vprocd starts"; vt_finish; exit; }
+vt_serve "$MP" --registry-dir "$REG"
 
 # --- 2. attach --pid ---------------------------------------------------------------------------
 
@@ -229,7 +226,7 @@ vt_eq "hook --policy opt-in: enable=true gets its 192 MiB" $((192 * 1024)) "${HO
 # --- 6. a vprocd restart re-attaches what attach registered -------------------------------------
 
 vt_stop_vprocd_guarded "$VPROCD_PID" "$MP"
-vt_start_vprocd "$MP" --registry-dir "$REG" || { vt_fail "vprocd restarts"; vt_finish; exit; }
+vt_start_vprocd "$MP" --registry-dir "$REG" || vt_abort "vprocd restarts"
 vt_wait_for 10 bash -c "[ \"\$(runc --root '$RA' exec '$P' head -n1 /proc/meminfo 2>/dev/null |
   awk '{print \$2}')\" = $((256 * 1024)) ]"
 vt_eq "after a vprocd restart: the --pid container reads its limit again" $((256 * 1024)) \
@@ -241,13 +238,7 @@ vt_eq "after a vprocd restart: still one mount on /proc/meminfo" 1 \
 # --- 7. podman and containerd state, by --pid ------------------------------------------------
 
 if command -v podman >/dev/null; then
-  had_parent=no
-  [ -d /sys/fs/cgroup/memory/libpod_parent ] && had_parent=yes
-  PODMAN=(podman --root "$VT_TMP/podman-root" --runroot "$VT_TMP/podman-runroot"
-          --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime runc)
-  vt_on_exit "[ $had_parent = yes ] || for c in /sys/fs/cgroup/*/libpod_parent; do rmdir \$c/conmon; rmdir \$c; done"
-  vt_on_exit "umount -R '$VT_TMP/podman-runroot' '$VT_TMP/podman-root'"
-  vt_on_exit "${PODMAN[*]} rm -fa -t 0"
+  vc_podman_private "$VT_TMP/podman"
   name=vproc-att-pd-$VT_UNIQ
   "${PODMAN[@]}" run -d --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
     --memory 96m --annotation vproc.io/files=meminfo --name "$name" \

@@ -5,20 +5,17 @@
 # containerd started here is stopped.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/containers.sh"
-vt_init hook-containerd
-vt_require_root
-command -v containerd >/dev/null || vt_skip "containerd not installed"
-command -v ctr >/dev/null || vt_skip "ctr not installed"
+vt_preamble hook-containerd cmd:containerd cmd:ctr
 
 MP=$VT_TMP/mp
 REG=$VT_TMP/reg
-vt_start_vprocd "$MP" || { vt_fail "vprocd starts"; vt_finish; exit; }
+vt_serve "$MP"
 ROOTFS=$VT_TMP/rootfs
 vc_rootfs "$ROOTFS"
 
 SOCK=$VT_TMP/containerd/containerd.sock
 vc_start_containerd "$VT_TMP/containerd" 2>"$VT_TMP/containerd.err" ||
-  { vt_fail "containerd starts: $(cat "$VT_TMP/containerd.err")"; vt_finish; exit; }
+  vt_abort "containerd starts: $(cat "$VT_TMP/containerd.err")"
 
 # ctr_case NAME HOOKS-JSON -> OUT, RC
 ctr_case() {

@@ -6,9 +6,7 @@
 # past the hook's deadline.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/containers.sh"
-vt_init hook-failure
-vt_require_root
-command -v runc >/dev/null || vt_skip "runc not installed"
+vt_preamble hook-failure cmd:runc
 
 ROOTFS=$VT_TMP/rootfs
 vc_rootfs "$ROOTFS"

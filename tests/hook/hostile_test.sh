@@ -6,13 +6,11 @@
 # the same, and the hook's log says why each file was skipped.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/containers.sh"
-vt_init hook-hostile
-vt_require_root
-command -v runc >/dev/null || vt_skip "runc not installed"
+vt_preamble hook-hostile cmd:runc
 
 MP=$VT_TMP/mp
 LOG=$VT_TMP/hook.log
-vt_start_vprocd "$MP" || { vt_fail "vprocd starts"; vt_finish; exit; }
+vt_serve "$MP"
 # Decoys the links point at: a directory on the host with a meminfo file.
 DECOY=$VT_TMP/decoy
 mkdir -p "$DECOY/devices/system/cpu"

@@ -6,14 +6,11 @@
 # alive and serving afterwards.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/containers.sh"
-vt_init hook-isolation
-vt_require_root
-command -v runc >/dev/null || vt_skip "runc not installed"
-[ -n "$VPROC_HOOK" ] || { vt_fail "vproc-hook not built"; vt_finish; exit; }
+vt_preamble hook-isolation cmd:runc hook
 
 secs=${VPROC_ISOLATION_SECONDS:-60}
 MP=$VT_TMP/mp
-vt_start_vprocd "$MP" || { vt_fail "vprocd starts"; vt_finish; exit; }
+vt_serve "$MP"
 ROOTFS=$VT_TMP/rootfs
 vc_rootfs "$ROOTFS"
 entry=$(vc_hook_entry --mountpoint "$MP" --registry-dir "$VT_TMP/registry")

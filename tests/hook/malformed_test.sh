@@ -6,13 +6,11 @@
 # --help, opt-out, and poststop without a pid.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/containers.sh"
-vt_init hook-malformed
-vt_require_root
-[ -n "$VPROC_HOOK" ] || { vt_fail "vproc-hook not built"; vt_finish; exit; }
+vt_preamble hook-malformed hook
 
 MP=$VT_TMP/mp
 REG=$VT_TMP/reg
-vt_start_vprocd "$MP" || { vt_fail "vprocd starts"; vt_finish; exit; }
+vt_serve "$MP"
 BUNDLE=$VT_TMP/bundle
 mkdir -p "$BUNDLE/rootfs/proc"
 echo '{"root":{"path":"rootfs"}}' > "$BUNDLE/config.json"

@@ -7,15 +7,12 @@
 # other users of podman on the machine.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/containers.sh"
-vt_init hook-podman
-vt_require_root
-command -v podman >/dev/null || vt_skip "podman not installed"
-command -v runc >/dev/null || vt_skip "runc not installed"
+vt_preamble hook-podman cmd:podman cmd:runc
 
 MP=$VT_TMP/mp
 REG=$VT_TMP/reg
 LOG=$VT_TMP/hook.log
-vt_start_vprocd "$MP" || { vt_fail "vprocd starts"; vt_finish; exit; }
+vt_serve "$MP"
 ROOTFS=$VT_TMP/rootfs
 vc_rootfs "$ROOTFS"
 
@@ -27,15 +24,7 @@ for f in "$VC_SOURCE_DIR"/oci-hooks.d/*.json; do
     "$f" > "$HOOKS/$(basename "$f")"
 done
 
-# podman keeps its cgroupfs parent; remove it at exit only if we created it.
-had_parent=no
-[ -d /sys/fs/cgroup/memory/libpod_parent ] && had_parent=yes
-PODMAN=(podman --root "$VT_TMP/podman-root" --runroot "$VT_TMP/podman-runroot"
-        --storage-driver vfs --cgroup-manager cgroupfs --events-backend file
-        --runtime runc --hooks-dir "$HOOKS")
-vt_on_exit "[ $had_parent = yes ] || for c in /sys/fs/cgroup/*/libpod_parent; do rmdir \$c/conmon; rmdir \$c; done"
-vt_on_exit "umount -R '$VT_TMP/podman-runroot' '$VT_TMP/podman-root'"
-vt_on_exit "${PODMAN[*]} rm -fa"
+vc_podman_private "$VT_TMP/podman" --hooks-dir "$HOOKS"
 
 # Flags go before --rootfs: after it, the first operand is the rootfs and the
 # rest is the command.

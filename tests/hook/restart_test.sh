@@ -28,12 +28,7 @@
 #                             for a sanitized vprocd; the issue's 1 s is printed, not asserted)
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/containers.sh"
-vt_init hook-restart
-vt_require_root
-vt_require_python
-command -v runc >/dev/null || vt_skip "runc not installed"
-command -v unshare >/dev/null || vt_skip "unshare (util-linux) not installed"
-[ -n "$VPROC_HOOK" ] || { vt_fail "vproc-hook not built"; vt_finish; exit; }
+vt_preamble hook-restart python cmd:runc cmd:unshare hook
 if ! "$VPROCD" --help 2>&1 | grep -q -- --takeover; then
   vt_fail "vprocd has no --takeover/--registry-dir (re-attach not built: $VPROCD)"
   vt_finish; exit
@@ -54,21 +49,7 @@ now_ns() { date +%s%N; }
 # --- helpers local to this test ---------------------------------------------------------------
 
 # wait_exit PID SECONDS: our child PID has exited (zombie or reaped); 1 on timeout.
-wait_exit() {
-  local end=$(($(now_ns) + $2 * 1000000000)) st
-  while :; do
-    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
-    [ -z "$st" ] || [ "$st" = Z ] && return 0
-    [ "$(now_ns)" -lt "$end" ] || return 1
-    sleep 0.05
-  done
-}
-
-# wait_log LOGFILE SECONDS: prints the re-attach summary line once vprocd logged it.
-wait_log() {
-  vt_wait_for "$2" grep -qE "vprocd: re-attach: [0-9]+ attached" "$1" || return 1
-  grep -m1 -E "vprocd: re-attach: [0-9]+ attached" "$1"
-}
+wait_exit() { vt_wait_for "$2" vt_exited "$1"; }
 
 # reattach_counts LINE: "A P F S T" from "vprocd: re-attach: A attached, P pruned, F failed,
 # S skipped in T ms", or nothing when the line has another shape.
@@ -76,8 +57,18 @@ reattach_counts() {
   sed -n 's/.*re-attach: \([0-9]*\) attached, \([0-9]*\) pruned, \([0-9]*\) failed, \([0-9]*\) skipped in \([0-9.]*\) ms.*/\1 \2 \3 \4 \5/p' <<<"$1"
 }
 
-# top_dev DIR: device (major:minor) of the top mount on DIR in the host's namespace.
-top_dev() { awk -v d="$1" '$5 == d { dev = $3 } END { print dev }' /proc/self/mountinfo; }
+# relaunch WHAT MP ARGS...: launches vprocd on MP (XARGS, then ARGS) and checks that WHAT
+# logs its re-attach pass within 15 s; sets NEW_PID, NEW_LOG, and a p f s ms (attached,
+# pruned, failed, skipped, pass time) from that line.
+relaunch() {
+  local what=$1 mp=$2 line
+  shift 2
+  vt_launch_vprocd "$mp" "${XARGS[@]}" "$@"
+  NEW_PID=$VT_LAUNCHED_PID NEW_LOG=$VT_LAUNCHED_LOG
+  line=$(vt_reattach_line "$NEW_LOG" 15)
+  vt_check "$what logs its re-attach pass ($line)" test -n "$line"
+  read -r a p f s ms <<<"$(reattach_counts "$line")"
+}
 
 # fuse_conns: the live FUSE connections (the minor numbers fusectl lists). fusectl is mounted
 # in a private mount namespace, so the host's mounts stay as they are; an empty answer means
@@ -136,13 +127,26 @@ container_mounts_on() {
   [ -z "$out" ] || { echo "${out:0:300}"; return 1; }
 }
 
+# check_new_instance WHAT OLD_DEV PID: the top mount on MP is another FUSE connection than
+# OLD_DEV, every container's files are mounted from it, OLD_DEV's connection (WHAT's) is gone,
+# and $REG/vprocd.pid names PID; sets NEW_DEV.
+check_new_instance() {
+  local diff
+  NEW_DEV=$(vt_top_dev "$MP")
+  vt_check "the new instance is another FUSE connection ($2 -> $NEW_DEV)" test "$NEW_DEV" != "$2"
+  diff=$(container_mounts_on "$NEW_DEV")
+  vt_check "every container's 8 files are mounted once, from the new instance ${diff}" test -z "$diff"
+  check_conn_gone "$1" "$2" "$NEW_DEV"
+  vt_check "$REG/vprocd.pid names the new instance" pidfile_names "$3"
+}
+
 # pidfile_names PID: REG/vprocd.pid names PID.
 pidfile_names() { [ -r "$REG/vprocd.pid" ] && grep -qw "$1" "$REG/vprocd.pid"; }
 
 # --- vprocd and the containers ----------------------------------------------------------------
 
 echo "# $N containers ($(date +%T))"
-vt_start_vprocd "$MP" "${XARGS[@]}" --registry-dir "$REG" || { vt_fail "vprocd starts"; vt_finish; exit; }
+vt_serve "$MP" "${XARGS[@]}" --registry-dir "$REG"
 PID1=$VPROCD_PID
 ROOTFS=$VT_TMP/rootfs
 vc_rootfs "$ROOTFS"
@@ -170,7 +174,6 @@ vc_bundle "$VT_TMP/template" "$ROOTFS" \
   ".process.args=[\"sh\",\"-c\",$(jq -Rn --arg s "$LOOP" '$s'),\"loop\"]" \
   ".hooks={\"createRuntime\":[$entry]}"
 declare -a CID CPID LOGS
-batch=()
 for i in $(seq 1 "$N"); do
   id=vproc-rs-$i-$VT_UNIQ
   mib=$((100 + 5 * i))
@@ -187,13 +190,9 @@ for i in $(seq 1 "$N"); do
     "$VT_TMP/template/config.json" >"$VT_TMP/$id/config.json"
   # Four at a time; the cleanup registers here, in this shell.
   vt_on_exit "vc_runc_cleanup $id"
-  vc_runc run -d --bundle "$VT_TMP/$id" "$id" </dev/null >"$VT_TMP/$id.out" 2>&1 &
-  batch+=($!)
-  if [ ${#batch[@]} -ge 4 ] || [ "$i" -eq "$N" ]; then
-    for p in "${batch[@]}"; do wait "$p"; done
-    batch=()
-  fi
+  vc_runc_start_batched "$id" "$VT_TMP/$id"
 done
+vc_runc_wait_started
 started=0
 for i in $(seq 1 "$N"); do
   CPID[$i]=$(vc_runc state "${CID[$i]}" 2>/dev/null | jq -r '.pid // empty')
@@ -265,12 +264,8 @@ before_s1=$(cat /proc/$S1/mountinfo)
 before_s2=$(cat /proc/$S2/mountinfo)
 before_c1=$(cat "/proc/${CPID[1]}/mountinfo")
 
-vt_launch_vprocd "$MP3" "${XARGS[@]}" --registry-dir "$REG3"
-PID3=$VT_LAUNCHED_PID
-LOG3=$VT_LAUNCHED_LOG
-line=$(wait_log "$LOG3" 15)
-vt_check "vprocd logs its re-attach pass ($line)" test -n "$line"
-read -r a p f s _ <<<"$(reattach_counts "$line")"
+relaunch vprocd "$MP3" --registry-dir "$REG3"
+PID3=$NEW_PID
 vt_check "nothing attached, nothing failed, at least 2 pruned (a=${a:-?} p=${p:-?} f=${f:-?} s=${s:-?})" \
   test "${a:-x}" = 0 -a "${f:-x}" = 0 -a "${p:-0}" -ge 2
 vt_check "the recycled pid's entry is pruned" test ! -e "$REG3/containers/reuse.json"
@@ -278,7 +273,7 @@ vt_check "the dead pid's entry is pruned" test ! -e "$REG3/containers/gone.json"
 vt_check "the entry of another mountpoint is kept" test -e "$REG3/containers/other.json"
 if [ -e "$REG3/containers/nsmove.json" ]; then echo "  (the moved-namespace entry was kept)"
 else echo "  (the moved-namespace entry was pruned)"; fi
-dev3=$(top_dev "$MP3")
+dev3=$(vt_top_dev "$MP3")
 vt_check "vprocd serves its own mountpoint" vt_serving "$MP3"
 vt_check "the sleepers are alive" kill -0 "$S1" "$S2"
 vt_eq "the recycled pid's mounts are untouched" "$before_s1" "$(cat /proc/$S1/mountinfo)"
@@ -291,27 +286,19 @@ kill -KILL "$S1" "$S2" 2>/dev/null
 
 # --- 2. crash: kill -9, restart, re-attach ------------------------------------------------------
 echo "# crash ($(date +%T))"
-dev1=$(top_dev "$MP")
+dev1=$(vt_top_dev "$MP")
 t_kill=$(now_ns)
 kill -KILL "$PID1"
 wait "$PID1" 2>/dev/null
 sleep 1
 t_launch=$(now_ns)
-vt_launch_vprocd "$MP" "${XARGS[@]}" --registry-dir "$REG"
-PID2=$VT_LAUNCHED_PID
-LOG2=$VT_LAUNCHED_LOG
-line=$(wait_log "$LOG2" 15)
-vt_check "the new vprocd logs its re-attach pass ($line)" test -n "$line"
-read -r a p f s pass_ms <<<"$(reattach_counts "$line")"
+relaunch "the new vprocd" "$MP" --registry-dir "$REG"
+PID2=$NEW_PID pass_ms=$ms
 vt_eq "all $N containers re-attached, none pruned or failed" "$N 0 0" "${a:-?} ${p:-?} ${f:-?}"
 vt_check "the new vprocd serves $MP" vt_serving "$MP"
 vt_wait_for 10 all_right_now
-dev2=$(top_dev "$MP")
-vt_check "the new instance is another FUSE connection ($dev1 -> $dev2)" test "$dev2" != "$dev1"
-diff=$(container_mounts_on "$dev2")
-vt_check "every container's 8 files are mounted once, from the new instance ${diff}" test -z "$diff"
-check_conn_gone "the dead instance" "$dev1" "$dev2"
-vt_check "$REG/vprocd.pid names the new instance" pidfile_names "$PID2"
+check_new_instance "the dead instance" "$dev1" "$PID2"
+dev2=$NEW_DEV
 
 # A second vprocd without --takeover is refused with a clear message, and changes nothing.
 vt_launch_vprocd "$MP" "${XARGS[@]}" --registry-dir "$REG"
@@ -324,7 +311,7 @@ else
   vt_fail "vprocd without --takeover on a live mountpoint is still running after 10 s"
 fi
 vt_check "... and leaves $REG/vprocd.pid naming the serving instance" pidfile_names "$PID2"
-vt_eq "... and the mount at $MP" "$dev2" "$(top_dev "$MP")"
+vt_eq "... and the mount at $MP" "$dev2" "$(vt_top_dev "$MP")"
 sleep 1
 "$VT_PY" "$READLOG" crash "$VT_TMP/trace" "$t_kill" "$t_launch" "${LOGS[@]}" >"$VT_TMP/crash.out"
 vt_report <"$VT_TMP/crash.out"
@@ -335,12 +322,8 @@ vt_figure "restart: failed reads in gap=${gap:-?}, all containers correct again 
 # --- 3. graceful upgrade: --takeover under load -------------------------------------------------
 echo "# takeover ($(date +%T))"
 t_from=$(now_ns)
-vt_launch_vprocd "$MP" "${XARGS[@]}" --registry-dir "$REG" --takeover
-PID4=$VT_LAUNCHED_PID
-LOG4=$VT_LAUNCHED_LOG
-line=$(wait_log "$LOG4" 15)
-vt_check "the new vprocd logs its re-attach pass ($line)" test -n "$line"
-read -r a p f s take_ms <<<"$(reattach_counts "$line")"
+relaunch "the new vprocd" "$MP" --registry-dir "$REG" --takeover
+PID4=$NEW_PID take_ms=$ms
 vt_eq "all $N containers re-attached, none pruned or failed" "$N 0 0" "${a:-?} ${p:-?} ${f:-?}"
 if wait_exit "$PID2" 35; then
   t_exit=$(now_ns)
@@ -355,12 +338,7 @@ t_to=$(now_ns)
 vt_check "the new vprocd is alive and serves $MP" \
   bash -c 'kill -0 '"$PID4"' && timeout 5 grep -q "^MemTotal:" "$1/proc/meminfo"' _ "$MP"
 vt_eq "one mount at $MP" 1 "$(vt_mount_count "$MP")"
-dev4=$(top_dev "$MP")
-vt_check "the new instance is another FUSE connection ($dev2 -> $dev4)" test "$dev4" != "$dev2"
-diff=$(container_mounts_on "$dev4")
-vt_check "every container's 8 files are mounted once, from the new instance ${diff}" test -z "$diff"
-check_conn_gone "the old instance" "$dev2" "$dev4"
-vt_check "$REG/vprocd.pid names the new instance" pidfile_names "$PID4"
+check_new_instance "the old instance" "$dev2" "$PID4"
 "$VT_PY" "$READLOG" window "$VT_TMP/trace" "$t_from" "$t_to" 5000 "${LOGS[@]}" >"$VT_TMP/take.out"
 vt_report <"$VT_TMP/take.out"
 reads=$(sed -n 's/^VALUES reads=\([0-9]*\).*/\1/p' "$VT_TMP/take.out")

@@ -6,15 +6,12 @@
 # is gone after poststop; a second hook run does not stack mounts.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/containers.sh"
-vt_init hook-runc
-vt_require_root
-command -v runc >/dev/null || vt_skip "runc not installed"
-[ -n "$VPROC_HOOK" ] || { vt_fail "vproc-hook not built"; vt_finish; exit; }
+vt_preamble hook-runc cmd:runc hook
 
 MP=$VT_TMP/mp
 REG=$VT_TMP/registry
 LOG=$VT_TMP/hook.log
-vt_start_vprocd "$MP" || { vt_fail "vprocd starts"; vt_finish; exit; }
+vt_serve "$MP"
 ROOTFS=$VT_TMP/rootfs
 vc_rootfs "$ROOTFS"
 

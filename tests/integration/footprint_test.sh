@@ -8,19 +8,15 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib/common.sh"
-vt_init footprint
-vt_require_root
-[ -n "$VPROCD" ] || { vt_fail "vprocd is built under $VPROC_BUILD_DIR"; vt_finish; exit; }
+vt_preamble footprint vprocd
 [ -d /sys/fs/cgroup/memory ] || [ "$(vt_cgroup_mode)" = v2 ] || vt_skip "no memory controller here"
 MiB=$((1024 * 1024))
 N=100
 status_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$2/status" 2>/dev/null; }
 
 MP=$VT_TMP/mnt
-if ! vt_start_vprocd_guarded "$MP"; then
-  vt_fail "vprocd starts and serves $MP"; vt_show_logs; vt_finish; exit
-fi
-VPID=$VT_LAUNCHED_PID
+vt_serve "$MP"
+VPID=$VPROCD_PID
 rss0=$(status_kb VmRSS "$VPID")
 
 wrong=0 first_wrong=""

@@ -7,9 +7,7 @@
 # the 65th open with ENFILE. (tests/hook/isolation_test.sh does the same with
 # 20 runc containers.)
 . "$(dirname "$0")/../lib/common.sh"
-vt_init isolation
-vt_require_root
-vt_require_python
+vt_preamble isolation python
 [ "$(vt_cgroup_mode)" = v1 ] || [ -f /sys/fs/cgroup/cgroup.subtree_control ] || vt_skip "no memory controller"
 
 secs=${VPROC_ISOLATION_SECONDS:-60}

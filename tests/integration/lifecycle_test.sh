@@ -9,10 +9,7 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib/common.sh"
-vt_init lifecycle
-vt_require_root
-vt_require_python
-[ -n "$VPROCD" ] || { vt_fail "vprocd is built under $VPROC_BUILD_DIR"; vt_finish; exit; }
+vt_preamble lifecycle python vprocd
 FS=("$VT_PY" "$HERE/helpers/fscheck.py")
 MiB=$((1024 * 1024))
 has() { [[ $2 == *"$1"* ]]; }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # limits_test: processes in limited cgroups read their own numbers through a
-# real vprocd mount (issue 2, "Must show"; rules from FILES.md):
+# real vprocd mount (issue 2, "Must show"; rules in docs/files.md):
 #   - 300 MiB, cpuset {1}, quota 0.5 CPU, own pid namespace: MemTotal, one CPU
 #     numbered 1 in online/cpuinfo/stat, uptime from the namespace's init,
 #     loadavg's last pid inside the namespace, stat counters monotonic over 50
@@ -18,10 +18,7 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib/common.sh"
-vt_init limits
-vt_require_root
-vt_require_python
-[ -n "$VPROCD" ] || { vt_fail "vprocd is built under $VPROC_BUILD_DIR"; vt_finish; exit; }
+vt_preamble limits python vprocd
 vt_have_knobs || vt_skip "the memory, cpu and cpuset controllers are not all available here"
 { vt_cpu_online 0 && vt_cpu_online 1; } || vt_skip "needs CPUs 0 and 1 online"
 unshare --help 2>/dev/null | grep -q -- --kill-child || vt_skip "unshare lacks --kill-child (util-linux too old)"
@@ -33,10 +30,8 @@ kb() { awk -v k="$1:" '$1 == k { print $2; f = 1 } END { if (!f) print "missing"
 cpus() { "${CHECK[@]}" cpus "$1" "$2" 2>/dev/null || echo "unparsable"; }
 
 MP=$VT_TMP/mnt
-if ! vt_start_vprocd_guarded "$MP"; then
-  vt_fail "vprocd starts and serves $MP"; vt_show_logs; vt_finish; exit
-fi
-VPID=$VT_LAUNCHED_PID
+vt_serve "$MP"
+VPID=$VPROCD_PID
 
 vt_new_cgroup main; CG=$VT_CG
 vt_set_memory "$CG" $((300 * MiB))

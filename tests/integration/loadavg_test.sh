@@ -17,9 +17,7 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib/common.sh"
-vt_init loadavg
-vt_require_root
-[ -n "$VPROCD" ] || { vt_fail "vprocd is built under $VPROC_BUILD_DIR"; vt_finish; exit; }
+vt_preamble loadavg vprocd
 if [ "$(vt_cgroup_mode)" = v1 ]; then
   [ -d /sys/fs/cgroup/cpu ] || vt_skip "no v1 cpu controller here"
   NETLINK=1
@@ -28,10 +26,8 @@ else
 fi
 
 MP=$VT_TMP/mnt
-if ! vt_start_vprocd_guarded "$MP"; then
-  vt_fail "vprocd starts and serves $MP"; vt_show_logs; vt_finish; exit
-fi
-VPID=$VT_LAUNCHED_PID
+vt_serve "$MP"
+VPID=$VPROCD_PID
 LOG=$VT_LAUNCHED_LOG
 
 # idle first: its cleanup runs last and removes the top cgroup (busy's finds

@@ -1,17 +1,14 @@
 #!/usr/bin/env bash
 # lxcfs_crosscheck_test: vprocd and lxcfs (the Debian package, on its own
 # private mountpoint) read by the same process in the same limited cgroup agree
-# where FILES.md and lxcfs agree: MemTotal, SwapTotal, how many CPUs are online,
+# where docs/files.md and lxcfs agree: MemTotal, SwapTotal, how many CPUs are online,
 # how many processor blocks cpuinfo has (issue 2, "Must show"). Where they
 # deliberately differ is listed, not asserted (docs/lxcfs-differences.md).
 # Also prints one side-by-side read-throughput figure (not asserted).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib/common.sh"
-vt_init lxcfs_crosscheck
-vt_require_root
-vt_require_python
-[ -n "$VPROCD" ] || { vt_fail "vprocd is built under $VPROC_BUILD_DIR"; vt_finish; exit; }
+vt_preamble lxcfs_crosscheck python vprocd
 command -v lxcfs >/dev/null || vt_skip "lxcfs is not installed (apt-get install lxcfs)"
 vt_have_knobs || vt_skip "the memory, cpu and cpuset controllers are not all available here"
 { vt_cpu_online 0 && vt_cpu_online 1; } || vt_skip "needs CPUs 0 and 1 online"
@@ -37,9 +34,7 @@ fi
 vt_pass "lxcfs $(lxcfs --version 2>&1 | head -n1) serves $LXMP"
 
 MP=$VT_TMP/mnt
-if ! vt_start_vprocd_guarded "$MP"; then
-  vt_fail "vprocd starts and serves $MP"; vt_show_logs; vt_finish; exit
-fi
+vt_serve "$MP"
 
 vt_new_cgroup one; C1=$VT_CG
 vt_set_memory "$C1" $((300 * MiB))

@@ -12,10 +12,7 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib/common.sh"
-vt_init robustness
-vt_require_root
-vt_require_python
-[ -n "$VPROCD" ] || { vt_fail "vprocd is built under $VPROC_BUILD_DIR"; vt_finish; exit; }
+vt_preamble robustness python vprocd
 vt_have_knobs || vt_skip "the memory, cpu and cpuset controllers are not all available here"
 FS=("$VT_PY" "$HERE/helpers/fscheck.py")
 FAKE=("$VT_PY" "$HERE/helpers/fakecg.py")
@@ -25,10 +22,8 @@ memtotal_of() { awk '$1 == "MemTotal:" { print $2 }'; }
 rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 MP=$VT_TMP/mnt
-if ! vt_start_vprocd_guarded "$MP"; then
-  vt_fail "vprocd starts and serves $MP"; vt_show_logs; vt_finish; exit
-fi
-VPID=$VT_LAUNCHED_PID
+vt_serve "$MP"
+VPID=$VPROCD_PID
 vt_new_cgroup readers; CG=$VT_CG
 vt_set_memory "$CG" $((300 * MiB))
 vt_set_cpuset "$CG" 1 2>/dev/null || true

@@ -18,9 +18,7 @@
 #   7. --io-uring bogus is refused on the command line.
 # Skips only when the kernel has no FUSE over io_uring or io_uring is disabled.
 . "$(dirname "$0")/../lib/common.sh"
-vt_init uring
-vt_require_root
-vt_require_python
+vt_preamble uring python
 KNOB=/sys/module/fuse/parameters/enable_uring
 [ -f "$KNOB" ] || vt_skip "this kernel has no FUSE over io_uring ($KNOB is missing)"
 [ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null)" != 2 ] || vt_skip "io_uring is disabled (kernel.io_uring_disabled = 2)"
@@ -40,9 +38,7 @@ gone() { ! vt_is_vprocd "$@" 2>/dev/null; }
 memtotal() { vt_in_cgroup "$1" taskset -c "$3" timeout 10 cat "$2/proc/meminfo" | awk '$1 == "MemTotal:" { print $2 }'; }
 # start MP [ARGS...]: vprocd serving MP (VP: its pid, LOG: its log), or the test ends.
 start() {
-  if ! vt_start_vprocd_guarded "$@"; then
-    vt_fail "vprocd $* starts and serves"; vt_show_logs; vt_finish; exit
-  fi
+  vt_start_vprocd_guarded "$@" || vt_abort "vprocd $* starts and serves"
   VP=$VT_LAUNCHED_PID LOG=$VT_LAUNCHED_LOG
 }
 # stop MP: SIGTERM to VP and wait for its exit (SIGKILL after 10 s); RC: its status.

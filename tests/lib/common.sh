@@ -68,6 +68,37 @@ vt_require_root() {
   [ -c /dev/fuse ] || vt_skip "/dev/fuse is missing on this machine"
 }
 
+# vt_abort WHAT: a failure the test cannot go on after: fails WHAT, prints the
+# logs, the summary, and exits non-zero.
+vt_abort() {
+  vt_fail "$*"
+  vt_show_logs
+  vt_finish
+  exit 1
+}
+
+# vt_preamble NAME [NEED...]: the start of a root test: vt_init NAME, skip
+# without root or /dev/fuse, then each NEED in order:
+#   python    skip without python3
+#   cmd:PROG  skip without PROG on PATH ("PROG not installed")
+#   vprocd    fail (vt_abort) unless vprocd is built
+#   hook      fail (vt_abort) unless vproc-hook is built
+vt_preamble() {
+  vt_init "$1"
+  shift
+  vt_require_root
+  local need
+  for need in "$@"; do
+    case $need in
+      python) vt_require_python ;;
+      cmd:*) command -v "${need#cmd:}" >/dev/null || vt_skip "${need#cmd:} not installed" ;;
+      vprocd) [ -n "$VPROCD" ] || vt_abort "vprocd is built under $VPROC_BUILD_DIR" ;;
+      hook) [ -n "$VPROC_HOOK" ] || vt_abort "vproc-hook is built under $VPROC_BUILD_DIR" ;;
+      *) vt_abort "vt_preamble: unknown need '$need'" ;;
+    esac
+  done
+}
+
 # --- vprocd -------------------------------------------------------------------
 
 # vt_start_vprocd MOUNTPOINT [vprocd args...]: starts vprocd in the background,
@@ -78,35 +109,38 @@ vt_start_vprocd() {
   VPROCD_PID=$VT_LAUNCHED_PID
 }
 
+# vt_serve MOUNTPOINT [vprocd args...]: vt_start_vprocd, or vt_abort when
+# vprocd does not serve.
+vt_serve() { vt_start_vprocd "$@" || vt_abort "vprocd starts and serves $1"; }
+
 # --- cgroups (v1, hybrid or v2) -------------------------------------------------
 
 vt_cgroup_mode() {
   if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo v2; else echo v1; fi
 }
 
+# The v1 hierarchies vprocd reads (those present are used).
+VT_V1_CONTROLLERS="memory cpu cpuacct cpuset blkio pids"
+
 # vt_make_cgroup NAME: creates cgroup NAME (unique per test run) in every
 # controller vprocd reads; prints its path relative to the hierarchy roots.
+# The per-run parent /vproc-test-UNIQ is made here; NAME below it by
+# vt_make_child_cgroup, which registers the cleanup.
 vt_make_cgroup() {
-  local rel="/vproc-test-$VT_UNIQ/$1" c
+  local top="/vproc-test-$VT_UNIQ" c
   if [ "$(vt_cgroup_mode)" = v2 ]; then
-    mkdir -p "/sys/fs/cgroup/vproc-test-$VT_UNIQ"
-    echo "+cpu +cpuset +memory +io +pids" > "/sys/fs/cgroup/vproc-test-$VT_UNIQ/cgroup.subtree_control" 2>/dev/null || true
-    mkdir -p "/sys/fs/cgroup$rel"
-    vt_on_exit "vt_remove_cgroup_dir /sys/fs/cgroup$rel"
+    mkdir -p "/sys/fs/cgroup$top"
   else
-    for c in memory cpu cpuacct cpuset blkio pids; do
-      [ -d "/sys/fs/cgroup/$c" ] || continue
-      mkdir -p "/sys/fs/cgroup/$c$rel"
-      if [ "$c" = cpuset ]; then
-        cat "/sys/fs/cgroup/cpuset/cpuset.cpus" > "/sys/fs/cgroup/cpuset/vproc-test-$VT_UNIQ/cpuset.cpus"
-        cat "/sys/fs/cgroup/cpuset/cpuset.mems" > "/sys/fs/cgroup/cpuset/vproc-test-$VT_UNIQ/cpuset.mems"
-        cat "/sys/fs/cgroup/cpuset/cpuset.cpus" > "/sys/fs/cgroup/cpuset$rel/cpuset.cpus"
-        cat "/sys/fs/cgroup/cpuset/cpuset.mems" > "/sys/fs/cgroup/cpuset$rel/cpuset.mems"
-      fi
-      vt_on_exit "vt_remove_cgroup_dir /sys/fs/cgroup/$c$rel"
+    for c in $VT_V1_CONTROLLERS; do
+      [ -d "/sys/fs/cgroup/$c" ] && mkdir -p "/sys/fs/cgroup/$c$top"
     done
+    if [ -d /sys/fs/cgroup/cpuset ]; then
+      cat /sys/fs/cgroup/cpuset/cpuset.cpus >"/sys/fs/cgroup/cpuset$top/cpuset.cpus"
+      cat /sys/fs/cgroup/cpuset/cpuset.mems >"/sys/fs/cgroup/cpuset$top/cpuset.mems"
+    fi
   fi
-  echo "$rel"
+  vt_make_child_cgroup "$top" "$1"
+  echo "$top/$1"
 }
 
 # Moves every task out of a cgroup dir (to the root) and removes it and its parent.
@@ -130,7 +164,7 @@ vt_cg_write() {
 vt_cg_enter() {
   local rel=$1 pid=$2 c
   if [ "$(vt_cgroup_mode)" = v2 ]; then echo "$pid" > "/sys/fs/cgroup$rel/cgroup.procs"; return; fi
-  for c in memory cpu cpuacct cpuset blkio pids; do
+  for c in $VT_V1_CONTROLLERS; do
     [ -d "/sys/fs/cgroup/$c$rel" ] && echo "$pid" > "/sys/fs/cgroup/$c$rel/cgroup.procs"
   done
 }
@@ -286,7 +320,7 @@ vt_make_child_cgroup() {
     mkdir -p "/sys/fs/cgroup$rel"
     vt_on_exit "vt_remove_cgroup_dir /sys/fs/cgroup$rel"
   else
-    for c in memory cpu cpuacct cpuset blkio pids; do
+    for c in $VT_V1_CONTROLLERS; do
       [ -d "/sys/fs/cgroup/$c$1" ] || continue
       mkdir -p "/sys/fs/cgroup/$c$rel"
       if [ "$c" = cpuset ]; then
@@ -378,3 +412,23 @@ vt_check_sanitizer_logs() {
     "$VT_TMP"/*.log 2>/dev/null | tr '\n' ' ')
   vt_eq "no sanitizer report in vprocd's logs" "" "$hits"
 }
+
+# --- vprocd restarts --------------------------------------------------------------
+
+# vt_reattach_line LOG SECONDS: prints vprocd's re-attach summary line ("vprocd:
+# re-attach: A attached, P pruned, F failed, S skipped in T ms") once LOG has it;
+# 1 when it does not come within SECONDS.
+vt_reattach_line() {
+  vt_wait_for "$2" grep -qE "vprocd: re-attach: [0-9]+ attached" "$1" || return 1
+  grep -m1 -E "vprocd: re-attach: [0-9]+ attached" "$1"
+}
+
+# vt_exited PID: our child PID has exited (a zombie, or reaped).
+vt_exited() {
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+  [ -z "$st" ] || [ "$st" = Z ]
+}
+
+# vt_top_dev DIR: device (major:minor) of the top mount on DIR in this mount namespace.
+vt_top_dev() { awk -v d="$1" '$5 == d { dev = $3 } END { print dev }' /proc/self/mountinfo; }

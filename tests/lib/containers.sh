@@ -7,6 +7,10 @@
 #   vc_hook_entry ARGS...         one OCI hook object running vproc-hook ARGS
 #   vc_runc ARGS...               runc with a private --root under $VT_TMP
 #   vc_runc_run ID BUNDLE         runs to completion; stdout+stderr on stdout
+#   vc_runc_detach ID BUNDLE      runc run -d
+#   vc_runc_start_batched ID BUNDLE  runc run -d in the background, four at a
+#                                 time; vc_runc_wait_started after the last one
+#   vc_podman_private DIR [ARGS...]  PODMAN=(podman, storage in DIR, ARGS)
 #   vc_host_mounts                the host mounts this test could cause, without
 #                                 the ids that churn (for before/after comparisons)
 
@@ -64,6 +68,39 @@ vc_runc_detach() {
   local id=$1 bundle=$2
   vt_on_exit "vc_runc_cleanup $id"
   vc_runc run -d --bundle "$bundle" "$id" </dev/null >"$VT_TMP/$id.out" 2>&1
+}
+
+# vc_runc_start_batched ID BUNDLE: runc run -d in the background (output in
+# $VT_TMP/ID.out); once four are pending, waits for them. vc_runc_wait_started
+# waits for the rest. The caller registers the cleanup (vc_runc_cleanup ID, or
+# its own for many containers at once).
+VC_PENDING=()
+vc_runc_start_batched() {
+  vc_runc run -d --bundle "$2" "$1" </dev/null >"$VT_TMP/$1.out" 2>&1 &
+  VC_PENDING+=($!)
+  [ ${#VC_PENDING[@]} -lt 4 ] || vc_runc_wait_started
+}
+vc_runc_wait_started() {
+  local p
+  for p in "${VC_PENDING[@]}"; do wait "$p"; done
+  VC_PENDING=()
+}
+
+# vc_podman_private DIR [ARGS...]: sets PODMAN to a podman command line with
+# the test's own storage in DIR/root and DIR/run (podman wants a runroot path
+# of at most 50 characters), vfs, cgroupfs, runc, then ARGS. At
+# exit its containers go, then its images, its storage is unmounted, and the
+# libpod_parent cgroups podman makes are removed unless they were there before.
+vc_podman_private() {
+  local dir=$1 had_parent=no
+  shift
+  [ -d /sys/fs/cgroup/memory/libpod_parent ] && had_parent=yes
+  PODMAN=(podman --root "$dir/root" --runroot "$dir/run"
+    --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime runc "$@")
+  vt_on_exit "[ $had_parent = yes ] || for c in /sys/fs/cgroup/*/libpod_parent; do rmdir \$c/conmon; rmdir \$c; done"
+  vt_on_exit "umount -R '$dir/run' '$dir/root'"
+  vt_on_exit "${PODMAN[*]} rmi -af"
+  vt_on_exit "${PODMAN[*]} rm -fa -t 0"
 }
 
 vc_host_mounts() {

@@ -27,13 +27,8 @@ command -v podman >/dev/null || missing+=(podman)
 command -v runc >/dev/null || missing+=(runc)
 command -v jq >/dev/null || missing+=(jq)
 command -v busybox >/dev/null || missing+=(busybox-static)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "cdi: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
-    { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; }
-fi
-[ -n "$VPROC_HOOK" ] || { vt_fail "vproc-hook is built under $VPROC_BUILD_DIR"; vt_finish; exit 1; }
+[ ${#missing[@]} -eq 0 ] || vt_apt_install "${missing[@]}"
+[ -n "$VPROC_HOOK" ] || vt_abort "vproc-hook is built under $VPROC_BUILD_DIR"
 
 # --- the shipped spec ---------------------------------------------------------------
 vt_check "the spec is valid JSON" quiet jq -e . "$SPEC"
@@ -58,7 +53,7 @@ vt_eq "mounts: each from /var/lib/vproc<path>, bind, ro" "" \
 MP=$VT_TMP/mp
 REG=$VT_TMP/reg
 LOG=$VT_TMP/hook.log
-vt_start_vprocd "$MP" || { vt_fail "vprocd starts"; vt_finish; exit 1; }
+vt_serve "$MP"
 KIND=vproc.io/test-$VT_UNIQ
 CDI_DIR=/var/run/cdi
 if [ ! -d "$CDI_DIR" ]; then
@@ -80,13 +75,7 @@ mv "$TEST_SPEC.tmp" "$TEST_SPEC"
 
 ROOTFS=$VT_TMP/rootfs
 vc_rootfs "$ROOTFS"
-had_parent=no
-[ -d /sys/fs/cgroup/memory/libpod_parent ] && had_parent=yes
-PODMAN=(podman --root "$VT_TMP/podman-root" --runroot "$VT_TMP/podman-runroot"
-  --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime runc)
-vt_on_exit "[ $had_parent = yes ] || for c in /sys/fs/cgroup/*/libpod_parent; do rmdir \$c/conmon; rmdir \$c; done"
-vt_on_exit "umount -R '$VT_TMP/podman-root' '$VT_TMP/podman-runroot'"
-vt_on_exit "${PODMAN[*]} rm -fa -t 0"
+vc_podman_private "$VT_TMP/podman"
 RUN=(run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --memory 300m --cpus 1)
 CMD=(/bin/sh -c 'head -n1 /proc/meminfo; echo online=$(cat /sys/devices/system/cpu/online)')
 

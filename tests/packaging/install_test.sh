@@ -156,18 +156,12 @@ vt_eq "vprocd runs with its three capabilities" "cap_dac_read_search,cap_sys_ptr
 # --- podman, default hooks.d ------------------------------------------------------------
 ROOTFS=$VT_TMP/rootfs
 vc_rootfs "$ROOTFS"
-had_parent=no
-[ -d /sys/fs/cgroup/memory/libpod_parent ] && had_parent=yes
 # Private storage, no --hooks-dir: podman reads the packaged
-# /usr/share/containers/oci/hooks.d files.
-# podman wants a runroot path of at most 50 characters.
+# /usr/share/containers/oci/hooks.d files. A short path: podman wants a
+# runroot path of at most 50 characters.
 PD=$(mktemp -d /tmp/vpkg.XXXXXX)
 vt_on_exit "rm -rf '$PD'"
-PODMAN=(podman --root "$PD/root" --runroot "$PD/run"
-        --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime runc)
-vt_on_exit "[ $had_parent = yes ] || for c in /sys/fs/cgroup/*/libpod_parent; do rmdir \$c/conmon; rmdir \$c; done"
-vt_on_exit "umount -R '$PD/run' '$PD/root'"
-vt_on_exit "${PODMAN[*]} rm -fa -t 0"
+vc_podman_private "$PD"
 RUN=(run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --memory 300m)
 
 out=$("${PODMAN[@]}" "${RUN[@]}" --annotation vproc.io/enable=true --rootfs "$ROOTFS" \

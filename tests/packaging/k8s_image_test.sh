@@ -33,20 +33,16 @@ command -v nsenter >/dev/null || missing+=(util-linux)
 command -v readelf >/dev/null || missing+=(binutils)
 { [ -x /bin/busybox ] && ! readelf -l /bin/busybox 2>/dev/null | grep -q INTERP; } || missing+=(busybox-static)
 /usr/bin/python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "k8s-image: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
-    { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; }
-fi
+[ ${#missing[@]} -eq 0 ] || vt_apt_install "${missing[@]}"
 
 # --- the manifest -----------------------------------------------------------------
 VERSION=$("$VPROCD" --version | awk '{ print $2 }')
 ARGS_FILE=$VT_TMP/podman-args
 vt_report < <(/usr/bin/python3 "$SRC/tests/packaging/k8s_manifest.py" "$DS" \
   "$SRC/packaging/k8s/Containerfile" "$VERSION" "$ARGS_FILE")
-# The checker must catch the seed's mistake: a host directory mounted over the
-# image's binaries (lxcfs's DaemonSet mounted host /usr/local over its own).
+# The checker must catch the mistake that makes a DaemonSet crash-loop: a host
+# directory mounted over the image's binaries (as an lxcfs DaemonSet that
+# mounts host /usr/local over the image's /usr/local does).
 /usr/bin/python3 - "$DS" "$VT_TMP/hiding.yaml" <<'PY'
 import sys, yaml
 docs = list(yaml.safe_load_all(open(sys.argv[1])))
@@ -124,14 +120,7 @@ fi
 vt_on_exit "while [ \"\$(vt_mount_count $MP)\" -gt 0 ]; do umount -l $MP || break; done"
 
 # --- podman, private storage --------------------------------------------------------
-had_parent=no
-[ -d /sys/fs/cgroup/memory/libpod_parent ] && had_parent=yes
-PODMAN=(podman --root "$VT_TMP/podman-root" --runroot "$VT_TMP/podman-runroot"
-  --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime runc)
-vt_on_exit "[ $had_parent = yes ] || for c in /sys/fs/cgroup/*/libpod_parent; do rmdir \$c/conmon; rmdir \$c; done"
-vt_on_exit "umount -R '$VT_TMP/podman-root' '$VT_TMP/podman-runroot'"
-vt_on_exit "${PODMAN[*]} rmi -af"
-vt_on_exit "${PODMAN[*]} rm -fa -t 0"
+vc_podman_private "$VT_TMP/podman"
 
 TAG=localhost/vproc-node-agent:test-$VT_UNIQ
 start=$(date +%s)

@@ -177,7 +177,7 @@ cg = by_path.get("/host/sys/fs/cgroup")
 check("host /sys/fs/cgroup at /host/sys/fs/cgroup, read-only",
       cg is not None and host_of(cg) == "/sys/fs/cgroup" and cg.get("readOnly") is True)
 
-# The seed's crash loop: a host directory mounted over the image's binaries.
+# A crash loop: a host directory mounted over the image's binaries hides them.
 hiding = [m.get("mountPath") for m in mounts if covers(m.get("mountPath", ""), image_dir)]
 check(f"no volume is mounted on or above the image's {image_dir}", not hiding, str(hiding))
 

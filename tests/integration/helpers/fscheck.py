@@ -3,7 +3,7 @@
 
 Each check prints "PASS what" or "FAIL what (why)" (see vt_report in
 tests/lib/common.sh). MP is the mountpoint; the served set is fixed here, as
-in the contract (DESIGN.md, issue 2). Subcommands:
+docs/files.md lists it. Subcommands:
 
   readonly MP          writes, creates, renames, removes, chmod... all fail
   listing MP PSI       each directory lists exactly the served names, once

@@ -14,17 +14,21 @@ import os
 import sys
 
 
-def memtotal(mp):
-    fd = os.open(mp + "/proc/meminfo", os.O_RDONLY)
+def read_all(fd, size):
+    """Reads fd to its end in reads of at most size bytes; closes it."""
+    data = b""
     try:
-        data = b""
         while True:
-            chunk = os.read(fd, 65536)
+            chunk = os.read(fd, size)
             if not chunk:
-                break
+                return data
             data += chunk
     finally:
         os.close(fd)
+
+
+def memtotal(mp):
+    data = read_all(os.open(mp + "/proc/meminfo", os.O_RDONLY), 65536)
     for line in data.decode().splitlines():
         if line.startswith("MemTotal:"):
             return int(line.split()[1])
@@ -47,13 +51,7 @@ def child_read(mp, want_pid=None):
             os.write(w, ("ERR " + repr(e)).encode())
             os._exit(1)
     os.close(w)
-    out = b""
-    while True:
-        chunk = os.read(r, 4096)
-        if not chunk:
-            break
-        out += chunk
-    os.close(r)
+    out = read_all(r, 4096)
     _, status = os.waitpid(pid, 0)
     if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3:
         return pid, None
