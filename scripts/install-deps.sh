@@ -8,7 +8,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config git clang-format
       libfuse3-dev fuse3 nlohmann-json3-dev libseccomp-dev libcli11-dev doctest-dev
       runc podman containerd lxcfs busybox-static debootstrap util-linux procps
-      python3 jq iproute2 psmisc qemu-system-x86 cpio crun)
+      python3 jq iproute2 psmisc qemu-system-x86 cpio crun pmccabe)
 [ $# -eq 0 ] || pkgs=("$@")
 missing=()
 for p in "${pkgs[@]}"; do

@@ -8,8 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-echo "== clang-format"
+echo "== clang-format and function sizes"
 scripts/check-format.sh
+scripts/check-function-size.sh
 
 start=$(date +%s)
 echo "== build (warnings are errors)"
