@@ -87,8 +87,9 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-  const FsContext& c = ctx(req);
-  send(req, guarded("read", [&] { return do_read(c, fi->fh, size, off); }),
+  FsContext& c = ctx(req);
+  pid_t pid = fuse_req_ctx(req)->pid;
+  send(req, guarded("read", [&] { return do_read(c, fi->fh, size, off, pid); }),
        [&](const Slice& s) { return fuse_reply_buf(req, s.bytes(), s.length); });
 }
 

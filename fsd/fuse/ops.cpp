@@ -69,7 +69,7 @@ Result<uint64_t> do_open(FsContext& c, unsigned long ino, int flags, pid_t pid) 
   if (n->dir) return Errno{EISDIR};
   if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) return Errno{EACCES};
   c.activity.fetch_add(1, std::memory_order_relaxed);
-  uint64_t id = c.handles.add(c.views->render(n->kind, pid), c.max_handles);
+  uint64_t id = c.handles.add(c.views->render(n->kind, pid), c.max_handles, n->kind);
   if (id == 0) {
     log_limited("open: " + std::to_string(c.max_handles) + " files open, refusing more");
     return Errno{ENFILE};
@@ -77,8 +77,13 @@ Result<uint64_t> do_open(FsContext& c, unsigned long ino, int flags, pid_t pid) 
   return id;
 }
 
-Result<Slice> do_read(const FsContext& c, uint64_t fh, size_t size, off_t off) {
-  std::shared_ptr<const std::string> data = c.handles.get(fh);
+Result<Slice> do_read(FsContext& c, uint64_t fh, size_t size, off_t off, pid_t pid) {
+  bool stale = false;
+  FileKind kind{};
+  std::shared_ptr<const std::string> data = c.handles.for_read(fh, off, &stale, &kind);
+  // A kept fd read again from the start (top, vmstat, free -s): show now, as
+  // the kernel's own files do, to whoever reads.
+  if (stale) data = c.handles.replace(fh, c.views->render(kind, pid));
   if (!data || off < 0 || static_cast<size_t>(off) >= data->size()) return Slice{};
   size_t start = static_cast<size_t>(off);
   size_t length = std::min(size, data->size() - start);

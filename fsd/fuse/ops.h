@@ -1,7 +1,8 @@
 // What each FUSE op does, apart from libfuse: lookup, getattr and readdir
 // answer from the fixed tree; open renders the file for the caller into a
 // handle (direct_io: every reader gets its own content, the page cache never
-// serves it); read returns a slice of that content; release frees it.
+// serves it); read returns a slice of that content (rendered again when a
+// kept handle is read from offset 0 once more); release frees it.
 //
 // Each do_* returns an errno or a value and sends nothing; fs.cpp's op_*
 // callback runs it under guarded() and sends the one reply. A do_* may throw
@@ -107,8 +108,10 @@ int do_opendir(const FsContext& c, unsigned long ino);
 // Read-only opens only; ENFILE past c.max_handles. Throws what rendering throws.
 Result<uint64_t> do_open(FsContext& c, unsigned long ino, int flags, pid_t pid);
 // At most `size` bytes of handle `fh` from `off`; empty past the end or for an
-// unknown handle.
-Result<Slice> do_read(const FsContext& c, uint64_t fh, size_t size, off_t off);
+// unknown handle. A read at offset 0 of a handle that was read before renders
+// the file again for `pid` (the reader of this request); reads at other
+// offsets continue the same rendering, so a file read in pieces stays whole.
+Result<Slice> do_read(FsContext& c, uint64_t fh, size_t size, off_t off, pid_t pid);
 int do_release(FsContext& c, uint64_t fh);
 struct statvfs do_statfs();
 

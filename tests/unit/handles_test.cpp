@@ -8,12 +8,13 @@
 #include <vector>
 
 using vproc::fuse::HandleTable;
+constexpr vproc::FileKind kAny = vproc::FileKind::kMeminfo;
 
 TEST_CASE("handles: add, get, remove") {
   HandleTable t;
   CHECK(t.size() == 0);
-  uint64_t a = t.add("alpha", 10);
-  uint64_t b = t.add("beta", 10);
+  uint64_t a = t.add("alpha", 10, kAny);
+  uint64_t b = t.add("beta", 10, kAny);
   CHECK(a != 0);
   CHECK(b != 0);
   CHECK(a != b);
@@ -35,7 +36,7 @@ TEST_CASE("handles: add, get, remove") {
 
 TEST_CASE("handles: content handed out outlives its removal") {
   HandleTable t;
-  uint64_t id = t.add(std::string(100000, 'x'), 10);
+  uint64_t id = t.add(std::string(100000, 'x'), 10, kAny);
   std::shared_ptr<const std::string> held = t.get(id);
   t.remove(id);
   REQUIRE(held != nullptr);
@@ -45,16 +46,16 @@ TEST_CASE("handles: content handed out outlives its removal") {
 
 TEST_CASE("handles: the limit refuses with 0 and frees up on remove") {
   HandleTable t;
-  uint64_t a = t.add("a", 2);
-  uint64_t b = t.add("b", 2);
-  CHECK(t.add("c", 2) == 0);
+  uint64_t a = t.add("a", 2, kAny);
+  uint64_t b = t.add("b", 2, kAny);
+  CHECK(t.add("c", 2, kAny) == 0);
   CHECK(t.size() == 2);
-  CHECK(t.add("c", 3) != 0);  // the limit is the caller's, per call
-  CHECK(t.add("d", 3) == 0);
+  CHECK(t.add("c", 3, kAny) != 0);  // the limit is the caller's, per call
+  CHECK(t.add("d", 3, kAny) == 0);
   t.remove(a);
   t.remove(b);
-  CHECK(t.add("e", 2) != 0);
-  CHECK(t.add("f", 0) == 0);
+  CHECK(t.add("e", 2, kAny) != 0);
+  CHECK(t.add("f", 0, kAny) == 0);
 }
 
 TEST_CASE("handles: ids are never given out twice, removed or refused") {
@@ -63,11 +64,11 @@ TEST_CASE("handles: ids are never given out twice, removed or refused") {
   std::vector<uint64_t> open;
   for (int i = 0; i < 1000; ++i) {
     if (open.size() == 3) {
-      CHECK(t.add("refused", 3) == 0);
+      CHECK(t.add("refused", 3, kAny) == 0);
       t.remove(open.front());  // the oldest closes
       open.erase(open.begin());
     }
-    uint64_t id = t.add(std::to_string(i), 3);
+    uint64_t id = t.add(std::to_string(i), 3, kAny);
     REQUIRE(id != 0);
     CHECK(seen.insert(id).second);
     open.push_back(id);
@@ -88,7 +89,7 @@ TEST_CASE("handles: concurrent add, get and remove from many threads") {
     threads.emplace_back([&, n] {
       for (int i = 0; i < kEach; ++i) {
         std::string mine = std::to_string(n) + ":" + std::to_string(i);
-        uint64_t id = t.add(mine, 1u << 20);
+        uint64_t id = t.add(mine, 1u << 20, kAny);
         auto got = t.get(id);
         if (id == 0 || !got || *got != mine) ++bad[static_cast<size_t>(n)];
         if (i % 4 == 0) {

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
 #include <new>
 #include <sstream>
@@ -61,8 +62,8 @@ unsigned long ino_of(const FsContext& c, const std::string& path) {
   return ino;
 }
 
-std::string read_all(const FsContext& c, uint64_t fh) {
-  Result<Slice> s = do_read(c, fh, 1 << 20, 0);
+std::string read_all(FsContext& c, uint64_t fh, pid_t pid = 101) {
+  Result<Slice> s = do_read(c, fh, 1 << 20, 0, pid);
   REQUIRE(s.err() == 0);
   return std::string(s->view());
 }
@@ -198,23 +199,23 @@ TEST_CASE("open renders for the reader; read returns slices at any offset") {
   CHECK(fs.c.handles.size() == 1);
   CHECK(read_all(fs.c, *limited) == golden);
 
-  Result<Slice> head = do_read(fs.c, *limited, 10, 0);
+  Result<Slice> head = do_read(fs.c, *limited, 10, 0, 101);
   CHECK(head->view() == golden.substr(0, 10));
-  Result<Slice> mid = do_read(fs.c, *limited, 50, 100);
+  Result<Slice> mid = do_read(fs.c, *limited, 50, 100, 101);
   CHECK(mid->view() == golden.substr(100, 50));
   const off_t last = static_cast<off_t>(golden.size() - 3);
-  Result<Slice> tail = do_read(fs.c, *limited, 4096, last);  // a short read at the end
+  Result<Slice> tail = do_read(fs.c, *limited, 4096, last, 101);  // a short read at the end
   CHECK(tail->view() == golden.substr(golden.size() - 3));
-  CHECK(do_read(fs.c, *limited, 0, 5)->length == 0);
-  CHECK(do_read(fs.c, *limited, 10, static_cast<off_t>(golden.size()))->length == 0);
-  CHECK(do_read(fs.c, *limited, 10, -1)->length == 0);
-  CHECK(do_read(fs.c, *limited, 10, -1)->bytes() == nullptr);
+  CHECK(do_read(fs.c, *limited, 0, 5, 101)->length == 0);
+  CHECK(do_read(fs.c, *limited, 10, static_cast<off_t>(golden.size()), 101)->length == 0);
+  CHECK(do_read(fs.c, *limited, 10, -1, 101)->length == 0);
+  CHECK(do_read(fs.c, *limited, 10, -1, 101)->bytes() == nullptr);
 
   // Another reader, another handle, its own content; the first is unchanged.
   Result<uint64_t> host = do_open(fs.c, mem, O_RDONLY, 103);
   REQUIRE(host.err() == 0);
   CHECK(*host != *limited);
-  CHECK(read_all(fs.c, *host) == slurp(kFixtures + "/v2/proc/meminfo"));
+  CHECK(read_all(fs.c, *host, 103) == slurp(kFixtures + "/v2/proc/meminfo"));
   CHECK(read_all(fs.c, *limited) == golden);
   // Flags that do not write are fine.
   CHECK(do_open(fs.c, mem, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 101).err() == 0);
@@ -227,12 +228,12 @@ TEST_CASE("release frees the handle; a read of a released or unknown handle is e
   Result<uint64_t> h = do_open(fs.c, online, O_RDONLY, 101);
   REQUIRE(h.err() == 0);
   CHECK(read_all(fs.c, *h) == "1-2\n");
-  Result<Slice> held = do_read(fs.c, *h, 100, 0);  // a READ still replying
+  Result<Slice> held = do_read(fs.c, *h, 100, 0, 101);  // a READ still replying
   CHECK(do_release(fs.c, *h) == 0);
   CHECK(fs.c.handles.size() == 0);
   CHECK(held->view() == "1-2\n");
-  CHECK(do_read(fs.c, *h, 100, 0)->length == 0);
-  CHECK(do_read(fs.c, 12345, 100, 0)->length == 0);
+  CHECK(do_read(fs.c, *h, 100, 0, 101)->length == 0);
+  CHECK(do_read(fs.c, 12345, 100, 0, 101)->length == 0);
   CHECK(do_release(fs.c, *h) == 0);  // twice: nothing left to free
   CHECK(do_release(fs.c, 12345) == 0);
 }
@@ -310,4 +311,38 @@ TEST_CASE("statfs: a read-only file system of 4 KiB blocks") {
   CHECK((sv.f_flag & ST_RDONLY) != 0);
   CHECK(sv.f_blocks == 0);
   CHECK(sv.f_files == 0);
+}
+
+TEST_CASE("a kept handle read again from offset 0 renders again; other offsets continue") {
+  // procps (top, vmstat, free -s) keeps /proc/meminfo open and re-reads it
+  // from 0 for every refresh. Work on a copy of the v2 tree to change usage.
+  namespace fs = std::filesystem;
+  fs::path root = fs::temp_directory_path() / ("vproc-ops-reread-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::copy(kFixtures + "/v2", root, fs::copy_options::recursive);
+  view::Options o;
+  o.loadavg_interval = std::chrono::hours(1);
+  view::ViewService views(open_at(AT_FDCWD, (root / "cgroup").string(), O_RDONLY | O_DIRECTORY),
+                          open_at(AT_FDCWD, (root / "proc").string(), O_RDONLY | O_DIRECTORY), o);
+  FsContext c{&views, Tree(true), kDirTimeout, {1764201600, 5}, FsContext::kDefaultMaxHandles, {}};
+  Result<uint64_t> h = do_open(c, ino_of(c, "proc/meminfo"), O_RDONLY, 101);
+  REQUIRE(h.err() == 0);
+  const std::string before = read_all(c, *h);
+  CHECK(before.find("MemFree:          159744 kB") != std::string::npos);
+
+  {  // usage grows by 50 MiB: 100 MiB -> 150 MiB of a 256 MiB limit
+    std::ofstream out(root / "cgroup/limited/memory.current", std::ios::trunc);
+    out << 157286400 << "\n";
+  }
+  // A read that continues (offset > 0) still sees the rendering it started on.
+  CHECK(do_read(c, *h, 20, 20, 101)->view() == before.substr(20, 20));
+  const std::string after = read_all(c, *h);
+  CHECK(after.find("MemFree:          108544 kB") != std::string::npos);
+  CHECK(do_read(c, *h, 20, 20, 101)->view() == after.substr(20, 20));
+  // A fresh open agrees with the re-read.
+  Result<uint64_t> fresh = do_open(c, ino_of(c, "proc/meminfo"), O_RDONLY, 101);
+  REQUIRE(fresh.err() == 0);
+  CHECK(read_all(c, *fresh) == after);
+  CHECK(c.handles.size() == 2);
+  fs::remove_all(root);
 }
