@@ -162,7 +162,7 @@ g++ -std=c++20 -O2 -Wall -Wextra -o "$RB" "$ROOT/bench/readbench.cpp"
 FLOOR=$TMP/fusefloor
 # shellcheck disable=SC2046
 g++ -std=c++20 -O2 -Wall -Wextra -I"$ROOT" -o "$FLOOR" "$ROOT/bench/fusefloor.cpp" \
-  "$ROOT/fsd/fuse/uring.cpp" "$ROOT"/lib/core/{parse,text}.cpp "$ROOT"/lib/base/{io,log,sys_error}.cpp \
+  "$ROOT"/fsd/fuse/{uring,uring_proto,uring_ring}.cpp "$ROOT"/lib/core/{parse,text}.cpp "$ROOT"/lib/base/{io,log,sys_error}.cpp \
   -DFUSE_USE_VERSION=312 \
   $(pkg-config --cflags --libs fuse3) -pthread
 

@@ -1,8 +1,6 @@
 // vprocd: serves container-true /proc files over FUSE. See README.md, and
 // fsd/takeover.h for restarts.
 #include <fcntl.h>
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -18,19 +16,21 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
-#include "lib/base/io.h"
-#include "lib/base/log.h"
-#include "lib/inject/mount_inject.h"
-#include "lib/base/sys_error.h"
-#include "lib/base/unique_fd.h"
 #include "fsd/fuse/fs.h"
 #include "fsd/fuse/uring.h"
+#include "fsd/keeper.h"
 #include "fsd/mountpoint.h"
 #include "fsd/sandbox.h"
 #include "fsd/takeover.h"
 #include "fsd/view/view.h"
+#include "lib/base/io.h"
+#include "lib/base/log.h"
+#include "lib/base/sys_error.h"
+#include "lib/base/unique_fd.h"
+#include "lib/inject/mount_inject.h"
 #include "lib/registry/reattach.h"
 #include "lib/registry/registry.h"
 
@@ -60,27 +60,6 @@ struct Config {
   double drain_timeout = 30.0;
   std::string io_uring = "auto";
 };
-
-// Set by SIGUSR2: a successor has taken over; drain and exit.
-std::atomic<bool> g_drain{false};
-static_assert(std::atomic<bool>::is_always_lock_free);
-
-// An eventfd that wakes the keeper thread (below) from its wait; -1 when none.
-std::atomic<int> g_keeper_wake{-1};
-static_assert(std::atomic<int>::is_always_lock_free);
-
-void wake_keeper() {
-  int fd = g_keeper_wake.load();
-  uint64_t one = 1;
-  if (fd >= 0 && ::write(fd, &one, sizeof one) < 0) {
-    // Full counter (EAGAIN): the keeper has a wake-up pending anyway.
-  }
-}
-
-void on_drain_signal(int) {
-  g_drain.store(true);
-  wake_keeper();  // write(2) is async-signal-safe
-}
 
 // --detach: the foreground process waits here until the daemon (its child)
 // reports ready ('R' on the pipe) or fails (EOF). Returns the exit status.
@@ -198,202 +177,219 @@ vproc::UniqueFd slide_beneath(const std::string& staging, const std::string& mou
   return tree;
 }
 
-int run(const Config& cfg) {
-  using namespace vproc;
+void require_dev_fuse() {
   if (::access("/dev/fuse", R_OK | W_OK) != 0) {
-    throw SysError("open", "/dev/fuse", std::string(std::strerror(errno)) +
-                                            " (load the fuse module, or give the container "
-                                            "--device /dev/fuse)");
+    throw vproc::SysError("open", "/dev/fuse",
+                          std::string(std::strerror(errno)) +
+                              " (load the fuse module, or give the container "
+                              "--device /dev/fuse)");
   }
-  view::Options opts;
-  opts.cpu_view = cfg.cpu_view == "cpuset" ? core::CpuView::kCpuset : core::CpuView::kQuota;
+}
+
+vproc::view::Options view_options(const Config& cfg) {
+  vproc::view::Options opts;
+  opts.cpu_view =
+      cfg.cpu_view == "cpuset" ? vproc::core::CpuView::kCpuset : vproc::core::CpuView::kQuota;
   opts.loadavg = !cfg.no_loadavg;
-  view::ViewService views(open_at(AT_FDCWD, cfg.cgroup_root, O_RDONLY | O_DIRECTORY),
-                          open_at(AT_FDCWD, cfg.proc_root, O_RDONLY | O_DIRECTORY), opts);
-  log_line("vprocd " VPROC_VERSION ": " + cgroup::describe(views.layout()) + ", cpu view " +
-           cfg.cpu_view + (opts.loadavg ? ", loadavg on" : ", loadavg off"));
+  return opts;
+}
 
-  fuse::FsContext ctx{&views, fuse::Tree(views.host_has_pressure()), cfg.cache_timeout, {},
-                      cfg.max_open, {}};
-  ::clock_gettime(CLOCK_REALTIME, &ctx.started);
+// --detach: the foreground process only reports how starting went; it exits
+// here, and the daemon (its child) goes on. Returns the daemon's end of the
+// ready pipe (none without --detach).
+vproc::UniqueFd detach_if_asked(bool detach) {
+  using vproc::SysError;
+  if (!detach) return {};
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) throw SysError("pipe2", "", errno);
+  pid_t child = ::fork();
+  if (child < 0) throw SysError("fork", "", errno);
+  if (child > 0) {
+    ::close(p[1]);
+    vproc::UniqueFd rd(p[0]);
+    std::exit(wait_for_daemon(rd.get(), child));
+  }
+  ::close(p[0]);
+  ::setsid();
+  return vproc::UniqueFd(p[1]);
+}
 
-  // --detach: the foreground process only reports how starting went.
-  int ready_fd = -1;
-  UniqueFd ready_w;
-  if (cfg.detach) {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) throw SysError("pipe2", "", errno);
-    pid_t child = ::fork();
-    if (child < 0) throw SysError("fork", "", errno);
-    if (child > 0) {
-      ::close(p[1]);
-      UniqueFd rd(p[0]);
-      std::exit(wait_for_daemon(rd.get(), child));
+// Where to mount: the mountpoint itself, or with a live vprocd there
+// (--takeover), a private staging directory to slide beneath it from.
+struct Target {
+  std::string mount_at;
+  std::optional<vproc::PidRecord> old;  // the instance taken over
+};
+
+void make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    throw vproc::SysError("mkdir", path, errno);
+  }
+}
+
+Target choose_target(const Config& cfg) {
+  using namespace vproc;
+  Target t{cfg.mountpoint, std::nullopt};
+  if (prepare_mountpoint(cfg.mountpoint, cfg.takeover) != MountpointState::kLive) return t;
+  t.old = read_pid_record(cfg.registry_dir);
+  if (!t.old || t.old->mountpoint != cfg.mountpoint ||
+      process_start_time(t.old->pid) != t.old->start_time) {
+    throw SysError("takeover", cfg.mountpoint,
+                   "a vprocd serves there but " + pid_record_path(cfg.registry_dir) +
+                       " does not name it (started with another --registry-dir?)");
+  }
+  make_dir(cfg.registry_dir);
+  t.mount_at = cfg.registry_dir + "/takeover." + std::to_string(::getpid());
+  make_dir(t.mount_at);
+  log_line("vprocd: taking over " + cfg.mountpoint + " from pid " + std::to_string(t.old->pid));
+  return t;
+}
+
+// The FUSE session, with libfuse's signal handlers (SIGTERM, SIGINT, SIGHUP
+// end the session loop) installed while it lives.
+class Session {
+ public:
+  // `mountpoint` names the mount in errors.
+  Session(vproc::fuse::FsContext& ctx, const std::string& mountpoint) {
+    std::vector<std::string> argv_s = {
+        "vprocd", "-o", "ro,allow_other,default_permissions,fsname=vprocd,subtype=vprocd"};
+    std::vector<char*> argv;
+    for (auto& s : argv_s) argv.push_back(s.data());
+    fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+    se_.reset(fuse_session_new(&args, &vproc::fuse::ops(), sizeof(fuse_lowlevel_ops), &ctx));
+    if (!se_) throw vproc::SysError("fuse_session_new", mountpoint, "libfuse refused the options");
+    if (fuse_set_signal_handlers(se_.get()) != 0) {
+      throw vproc::SysError("fuse_set_signal_handlers", "", errno);
     }
-    ::close(p[0]);
-    ::setsid();
-    ready_w = UniqueFd(p[1]);
-    ready_fd = ready_w.get();
+    handlers_ = true;
+  }
+  ~Session() { remove_signal_handlers(); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  fuse_session* get() const { return se_.get(); }
+
+  // Mounts at t.mount_at; `mountpoint` names the mount in errors.
+  void mount(const Target& t, const std::string& mountpoint) {
+    if (fuse_session_mount(se_.get(), t.mount_at.c_str()) == 0) return;
+    remove_signal_handlers();
+    if (t.mount_at != mountpoint) ::rmdir(t.mount_at.c_str());
+    throw vproc::SysError("mount", mountpoint,
+                          "the FUSE mount failed (see libfuse's message above)");
   }
 
-  MountpointState state = prepare_mountpoint(cfg.mountpoint, cfg.takeover);
-  std::optional<PidRecord> old;
-  std::string mount_at = cfg.mountpoint;
-  if (state == MountpointState::kLive) {
-    old = read_pid_record(cfg.registry_dir);
-    if (!old || old->mountpoint != cfg.mountpoint ||
-        process_start_time(old->pid) != old->start_time) {
-      throw SysError("takeover", cfg.mountpoint,
-                     "a vprocd serves there but " + pid_record_path(cfg.registry_dir) +
-                         " does not name it (started with another --registry-dir?)");
-    }
-    if (::mkdir(cfg.registry_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      throw SysError("mkdir", cfg.registry_dir, errno);
-    }
-    mount_at = cfg.registry_dir + "/takeover." + std::to_string(::getpid());
-    if (::mkdir(mount_at.c_str(), 0700) != 0 && errno != EEXIST) {
-      throw SysError("mkdir", mount_at, errno);
-    }
-    log_line("vprocd: taking over " + cfg.mountpoint + " from pid " + std::to_string(old->pid));
+  void remove_signal_handlers() {
+    if (handlers_) fuse_remove_signal_handlers(se_.get());
+    handlers_ = false;
   }
 
-  std::vector<std::string> argv_s = {
-      "vprocd", "-o",
-      "ro,allow_other,default_permissions,fsname=vprocd,subtype=vprocd"};
-  std::vector<char*> argv;
-  for (auto& s : argv_s) argv.push_back(s.data());
-  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
-  std::unique_ptr<fuse_session, SessionDeleter> se(
-      fuse_session_new(&args, &fuse::ops(), sizeof(fuse_lowlevel_ops), &ctx));
-  if (!se) throw SysError("fuse_session_new", cfg.mountpoint, "libfuse refused the options");
-  if (fuse_set_signal_handlers(se.get()) != 0) {
-    throw SysError("fuse_set_signal_handlers", "", errno);
+  // Serves until a signal or a handed-over keeper ends the loop; returns
+  // libfuse's result.
+  int loop(unsigned threads) {
+    std::unique_ptr<fuse_loop_config, LoopConfigDeleter> cfg(fuse_loop_cfg_create());
+    fuse_loop_cfg_set_clone_fd(cfg.get(), 0);
+    // Idle workers stay (at most `threads` exist): retiring them costs a
+    // clone per request under load.
+    fuse_loop_cfg_set_idle_threads(cfg.get(), threads);
+    fuse_loop_cfg_set_max_threads(cfg.get(), threads);
+    return fuse_session_loop_mt(se_.get(), cfg.get());
   }
-  const fuse::UringMode uring_mode = fuse::parse_uring_mode(cfg.io_uring);
-  const bool uring_allowed = fuse::UringTransport::kernel_allows(uring_mode);
-  if (fuse_session_mount(se.get(), mount_at.c_str()) != 0) {
-    fuse_remove_signal_handlers(se.get());
-    if (mount_at != cfg.mountpoint) ::rmdir(mount_at.c_str());
-    throw SysError("mount", cfg.mountpoint, "the FUSE mount failed (see libfuse's message above)");
-  }
-  // The root of our own mount, whatever is stacked on the path later.
-  UniqueFd own_root;
-  std::chrono::steady_clock::time_point detached_at;
-  if (old) {
-    own_root = slide_beneath(mount_at, cfg.mountpoint);
-    detached_at = std::chrono::steady_clock::now();
+
+ private:
+  std::unique_ptr<fuse_session, SessionDeleter> se_;
+  bool handlers_ = false;
+};
+
+// Our own mount once it is at the mountpoint.
+struct OwnMount {
+  vproc::UniqueFd root;  // whatever is stacked on the path later
+  std::uint64_t id = 0;
+  std::chrono::steady_clock::time_point detached_at;  // takeover: the old mount's
+};
+
+OwnMount take_mountpoint(const Target& t, const std::string& mountpoint) {
+  using namespace vproc;
+  OwnMount own;
+  if (t.old) {
+    own.root = slide_beneath(t.mount_at, mountpoint);
+    own.detached_at = std::chrono::steady_clock::now();
   } else {
-    own_root = open_at(AT_FDCWD, cfg.mountpoint, O_PATH | O_DIRECTORY);
+    own.root = open_at(AT_FDCWD, mountpoint, O_PATH | O_DIRECTORY);
   }
-  const std::uint64_t own_mount = mount_id_at(own_root.get(), "");
-  // Before the first request (INIT) is read and before the sandbox.
-  std::unique_ptr<fuse::UringTransport> uring;
-  if (uring_allowed) uring = fuse::UringTransport::prepare(se.get(), uring_mode);
-  write_pid_record(cfg.registry_dir, cfg.mountpoint);
-  log_line("vprocd: serving " + cfg.mountpoint);
+  own.id = mount_id_at(own.root.get(), "");
+  return own;
+}
 
-  UniqueFd keeper_wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!keeper_wake) throw SysError("eventfd", "keeper", errno);
-  g_keeper_wake.store(keeper_wake.get());
-  struct sigaction sa {};
-  sa.sa_handler = on_drain_signal;
-  ::sigemptyset(&sa.sa_mask);
-  if (::sigaction(SIGUSR2, &sa, nullptr) != 0) throw SysError("sigaction", "SIGUSR2", errno);
-
-  // Re-attach from a child forked now, while this process has one thread and
-  // no seccomp filter. It opens our files through own_root, which needs the
-  // session loop below to answer.
-  pid_t attacher = -1;
-  if (!cfg.no_reattach || old) {
-    attacher = ::fork();
-    if (attacher < 0) throw SysError("fork", "attacher", errno);
-    if (attacher == 0) {
-      ::close(fuse_session_fd(se.get()));  // never keep the connection alive
-      AttacherArgs a{cfg.mountpoint, cfg.registry_dir, own_root.get(), ready_fd, ::getppid(),
-                     old, detached_at};
-      run_attacher(a);
-    }
-  } else {
+// Re-attach from a child forked now, while this process has one thread and
+// no seccomp filter. It opens our files through own.root, which needs the
+// session loop to answer. Returns the child, or -1 when there is none (then
+// this process reports ready itself).
+pid_t fork_attacher(const Config& cfg, const Target& t, const OwnMount& own, fuse_session* se,
+                    int ready_fd) {
+  if (cfg.no_reattach && !t.old) {
     send_ready(ready_fd, ::getpid());
+    return -1;
   }
-  ready_w.reset();
-
-  // Confine before any worker or sampler thread exists: capabilities are
-  // per thread and new threads inherit the creator's.
-  if (!cfg.no_sandbox) {
-    drop_capabilities();
-    load_seccomp_filter(build_seccomp_filter());
+  pid_t attacher = ::fork();
+  if (attacher < 0) throw vproc::SysError("fork", "attacher", errno);
+  if (attacher == 0) {
+    ::close(fuse_session_fd(se));  // never keep the connection alive
+    AttacherArgs a{cfg.mountpoint, cfg.registry_dir, own.root.get(), ready_fd, ::getppid(),
+                   t.old,          own.detached_at};
+    run_attacher(a);
   }
-  views.start_sampler();
-  if (uring) uring->start();
+  return attacher;
+}
 
-  // Housekeeping: reap the attacher, and once taken over, leave when drained.
-  const pid_t main_tid = static_cast<pid_t>(::syscall(SYS_gettid));
-  std::atomic<bool> stop{false};
-  std::atomic<bool> handed_over{false};
-  std::thread keeper([&] {
-    using Clock = std::chrono::steady_clock;
-    bool draining = false;
-    Clock::time_point drain_start, idle_since;
-    uint64_t last_activity = 0;
-    while (!stop.load()) {
-      if (attacher > 0) {
-        int status = 0;
-        if (::waitpid(attacher, &status, WNOHANG) == attacher) attacher = -1;
-      }
-      if (g_drain.load() && !draining) {
-        draining = true;
-        drain_start = idle_since = Clock::now();
-        last_activity = ctx.activity.load();
-        log_line("vprocd: taken over by a new vprocd; draining " +
-                 std::to_string(ctx.handles.size()) + " open files");
-      }
-      if (draining) {
-        auto now = Clock::now();
-        uint64_t act = ctx.activity.load();
-        if (act != last_activity || ctx.handles.size() != 0) {
-          last_activity = act;
-          idle_since = now;
-        }
-        bool idle = now - idle_since >= std::chrono::seconds(1);
-        bool late = now - drain_start >= std::chrono::duration<double>(cfg.drain_timeout);
-        if (idle || late) {
-          if (late && !idle) {
-            log_line("vprocd: drain timeout: " + std::to_string(ctx.handles.size()) +
-                     " files still open");
-          }
-          handed_over.store(true);
-          ::syscall(SYS_tgkill, ::getpid(), main_tid, SIGTERM);  // ends the session loop
-          return;
-        }
-      }
-      // Sleep until woken (a drain signal, the end of the session) when there
-      // is nothing to watch; an idle vprocd then has no timer waking it.
-      pollfd p{keeper_wake.get(), POLLIN, 0};
-      if (::poll(&p, 1, attacher > 0 || draining ? 100 : -1) > 0) {
-        uint64_t n = 0;
-        if (::read(keeper_wake.get(), &n, sizeof n) < 0) {
-          // EAGAIN: another wake-up consumed it first.
-        }
-      }
+// The keeper that SIGUSR2 (a successor took over) reaches; null when none.
+std::atomic<vproc::Keeper*> g_keeper{nullptr};
+static_assert(std::atomic<vproc::Keeper*>::is_always_lock_free);
+
+void on_drain_signal(int) {
+  if (vproc::Keeper* k = g_keeper.load()) k->request_drain();
+}
+
+// Routes SIGUSR2 to a keeper while this lives.
+class DrainSignal {
+ public:
+  explicit DrainSignal(vproc::Keeper& keeper) {
+    g_keeper.store(&keeper);
+    struct sigaction sa {};
+    sa.sa_handler = on_drain_signal;
+    ::sigemptyset(&sa.sa_mask);
+    if (::sigaction(SIGUSR2, &sa, nullptr) != 0) {
+      g_keeper.store(nullptr);
+      throw vproc::SysError("sigaction", "SIGUSR2", errno);
     }
-  });
+  }
+  ~DrainSignal() { g_keeper.store(nullptr); }
+  DrainSignal(const DrainSignal&) = delete;
+  DrainSignal& operator=(const DrainSignal&) = delete;
+};
 
-  std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop(fuse_loop_cfg_create());
-  fuse_loop_cfg_set_clone_fd(loop.get(), 0);
-  // Idle workers stay (at most cfg.threads exist): retiring them costs a
-  // clone per request under load.
-  fuse_loop_cfg_set_idle_threads(loop.get(), cfg.threads);
-  fuse_loop_cfg_set_max_threads(loop.get(), cfg.threads);
-  int rc = fuse_session_loop_mt(se.get(), loop.get());
-  stop.store(true);
-  wake_keeper();
-  keeper.join();
-  g_keeper_wake.store(-1);
-  if (uring) uring->stop();
+vproc::KeeperHooks keeper_hooks(const vproc::fuse::FsContext& ctx) {
+  const pid_t main_tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  return {
+      [&ctx] { return ctx.activity.load(); },
+      [&ctx] { return ctx.handles.size(); },
+      // SIGTERM to the thread running the session loop ends it.
+      [main_tid] { ::syscall(SYS_tgkill, ::getpid(), main_tid, SIGTERM); },
+  };
+}
 
-  fuse_remove_signal_handlers(se.get());
-  if (handed_over.load()) {
+// Confine before any worker or sampler thread exists: capabilities are per
+// thread and new threads inherit the creator's.
+void confine(const Config& cfg) {
+  if (cfg.no_sandbox) return;
+  vproc::drop_capabilities();
+  vproc::load_seccomp_filter(vproc::build_seccomp_filter());
+}
+
+// After the session loop: unmount our own mount unless handed over. Returns
+// the exit status.
+int leave(const std::string& mountpoint, std::uint64_t own_mount, bool handed_over, int rc) {
+  using namespace vproc;
+  if (handed_over) {
     // The successor detached our mount and owns the mountpoint and the pid
     // record; the connection ends when this process exits.
     log_line("vprocd: handed over to the new vprocd, exiting");
@@ -401,13 +397,13 @@ int run(const Config& cfg) {
   }
   // Unmount only our own mount: a successor may be stacked on the path.
   try {
-    if (mount_id_at(AT_FDCWD, cfg.mountpoint) == own_mount) {
-      if (::umount2(cfg.mountpoint.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0) {
-        throw SysError("umount2", cfg.mountpoint, errno);
+    if (mount_id_at(AT_FDCWD, mountpoint) == own_mount) {
+      if (::umount2(mountpoint.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0) {
+        throw SysError("umount2", mountpoint, errno);
       }
-      log_line("vprocd: unmounted " + cfg.mountpoint + ", exiting");
+      log_line("vprocd: unmounted " + mountpoint + ", exiting");
     } else {
-      log_line("vprocd: " + cfg.mountpoint + " is no longer our mount; leaving it, exiting");
+      log_line("vprocd: " + mountpoint + " is no longer our mount; leaving it, exiting");
     }
   } catch (const std::exception& e) {
     log_line(std::string("vprocd: ") + e.what());
@@ -416,11 +412,47 @@ int run(const Config& cfg) {
   return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
 }
 
-}  // namespace
+int run(const Config& cfg) {
+  using namespace vproc;
+  require_dev_fuse();
+  const view::Options opts = view_options(cfg);
+  view::ViewService views(open_at(AT_FDCWD, cfg.cgroup_root, O_RDONLY | O_DIRECTORY),
+                          open_at(AT_FDCWD, cfg.proc_root, O_RDONLY | O_DIRECTORY), opts);
+  log_line("vprocd " VPROC_VERSION ": " + cgroup::describe(views.layout()) + ", cpu view " +
+           cfg.cpu_view + (opts.loadavg ? ", loadavg on" : ", loadavg off"));
+  fuse::FsContext ctx{
+      &views, fuse::Tree(views.host_has_pressure()), cfg.cache_timeout, {}, cfg.max_open, {}};
+  ::clock_gettime(CLOCK_REALTIME, &ctx.started);
 
-int main(int argc, char** argv) {
-  Config cfg;
-  CLI::App app{"vprocd: a FUSE server that renders /proc files from the reader's cgroup"};
+  UniqueFd ready_w = detach_if_asked(cfg.detach);
+  const Target target = choose_target(cfg);
+  Session session(ctx, cfg.mountpoint);
+  const fuse::UringMode uring_mode = fuse::parse_uring_mode(cfg.io_uring);
+  const bool uring_allowed = fuse::UringTransport::kernel_allows(uring_mode);
+  session.mount(target, cfg.mountpoint);
+  const OwnMount own = take_mountpoint(target, cfg.mountpoint);
+  // Before the first request (INIT) is read and before the sandbox.
+  std::unique_ptr<fuse::UringTransport> uring;
+  if (uring_allowed) uring = fuse::UringTransport::prepare(session.get(), uring_mode);
+  write_pid_record(cfg.registry_dir, cfg.mountpoint);
+  log_line("vprocd: serving " + cfg.mountpoint);
+
+  Keeper keeper(keeper_hooks(ctx), std::chrono::duration<double>(cfg.drain_timeout));
+  DrainSignal drain_signal(keeper);
+  keeper.watch_child(fork_attacher(cfg, target, own, session.get(), ready_w.get()));
+  ready_w.reset();
+  confine(cfg);
+  views.start_sampler();
+  if (uring) uring->start();
+  keeper.start();
+  const int rc = session.loop(cfg.threads);
+  keeper.stop();
+  if (uring) uring->stop();
+  session.remove_signal_handlers();
+  return leave(cfg.mountpoint, own.id, keeper.handed_over(), rc);
+}
+
+void add_options(CLI::App& app, Config& cfg) {
   app.set_version_flag("--version", std::string("vprocd ") + VPROC_VERSION);
   app.add_option("--mountpoint", cfg.mountpoint, "where to serve proc/ and sys/")
       ->capture_default_str();
@@ -450,8 +482,7 @@ int main(int argc, char** argv) {
                "if a vprocd serves the mountpoint, take over from it without failing a read");
   app.add_flag("--detach", cfg.detach,
                "run in the background; exit 0 once serving and containers are re-attached");
-  app.add_flag("--no-reattach", cfg.no_reattach,
-               "do not re-attach registered containers at start");
+  app.add_flag("--no-reattach", cfg.no_reattach, "do not re-attach registered containers at start");
   app.add_option("--drain-timeout", cfg.drain_timeout,
                  "seconds a taken-over vprocd keeps serving files still open")
       ->check(CLI::Range(0.0, 3600.0))
@@ -463,6 +494,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.set_config("--config", "/etc/vproc/vprocd.conf",
                  "config file: the long options as keys (e.g. cpu-view = \"cpuset\")");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  CLI::App app{"vprocd: a FUSE server that renders /proc files from the reader's cgroup"};
+  add_options(app, cfg);
   CLI11_PARSE(app, argc, argv);
   try {
     return run(cfg);

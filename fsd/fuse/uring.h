@@ -22,6 +22,9 @@
 // all before the seccomp filter, which allows io_uring_enter but neither
 // io_uring_setup nor io_uring_register: a compromised vprocd cannot use a ring
 // to open files or sockets behind the filter's back.
+//
+// Three units: fsd/fuse/uring_ring.h (the raw ring), fsd/fuse/uring_proto.h
+// (the protocol's layouts, pure), and this one (the threads and the hooks).
 #pragma once
 
 #include <fuse_lowlevel.h>
