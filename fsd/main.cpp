@@ -242,7 +242,7 @@ int run(const Config& cfg) {
   if (state == MountpointState::kLive) {
     old = read_pid_record(cfg.registry_dir);
     if (!old || old->mountpoint != cfg.mountpoint ||
-        process_start_time(old->pid) != old->start_time) {
+        !same_process(old->pid, old->start_time, /*mnt_ns=*/0)) {
       throw SysError("takeover", cfg.mountpoint,
                      "a vprocd serves there but " + pid_record_path(cfg.registry_dir) +
                          " does not name it (started with another --registry-dir?)");
