@@ -233,7 +233,7 @@ Target choose_target(const Config& cfg) {
   if (prepare_mountpoint(cfg.mountpoint, cfg.takeover) != MountpointState::kLive) return t;
   t.old = read_pid_record(cfg.registry_dir);
   if (!t.old || t.old->mountpoint != cfg.mountpoint ||
-      process_start_time(t.old->pid) != t.old->start_time) {
+      !same_process(t.old->pid, t.old->start_time, /*mnt_ns=*/0)) {
     throw SysError("takeover", cfg.mountpoint,
                    "a vprocd serves there but " + pid_record_path(cfg.registry_dir) +
                        " does not name it (started with another --registry-dir?)");

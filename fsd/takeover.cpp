@@ -58,7 +58,7 @@ std::optional<PidRecord> read_pid_record(const std::string& registry_dir) {
   if (!(in >> pid >> start) || !std::getline(in >> std::ws, r.mountpoint)) return std::nullopt;
   auto p = parse_u64(pid);
   auto s = parse_u64(start);
-  if (!p || !s || *p == 0 || *p > 4194304) return std::nullopt;
+  if (!p || !s || *p == 0 || *p > static_cast<unsigned long long>(kMaxPid)) return std::nullopt;
   r.pid = static_cast<pid_t>(*p);
   r.start_time = *s;
   return r;
@@ -96,8 +96,7 @@ bool signal_recorded(const PidRecord& rec, int sig) {
   UniqueFd guard(pidfd);
   // The pidfd pins this process: if the start time matches now, the signal
   // below cannot reach a newcomer that took over the pid.
-  auto start = process_start_time(rec.pid);
-  if (!start || *start != rec.start_time) return false;
+  if (!same_process(rec.pid, rec.start_time, /*mnt_ns=*/0)) return false;
   return ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0;
 }
 

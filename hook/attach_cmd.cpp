@@ -5,15 +5,16 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <exception>
 #include <optional>
-#include <stdexcept>
+#include <string>
 
-#include "lib/base/io.h"
-#include "lib/inject/attach.h"
-#include "lib/registry/registry.h"
 #include "hook/runtimes.h"
+#include "lib/base/io.h"
+#include "lib/base/sys_error.h"
+#include "lib/inject/attach.h"
+#include "lib/proc/identity.h"
+#include "lib/registry/registry.h"
 
 namespace vproc::hook {
 
@@ -35,13 +36,10 @@ class Runner {
     // Without our own namespace known, nothing could be told apart from the
     // host: refuse to run at all rather than risk mounting over its /proc.
     own_ns_ = mount_ns_inode(::getpid()).value_or(0);
-    if (own_ns_ == 0) throw std::runtime_error("cannot identify our own mount namespace");
-    try {
-      init_ns_ = mount_ns_inode(1).value_or(0);
-    } catch (const std::exception&) {
-      // Not ours to inspect (a sandbox may deny it); our own namespace is the
-      // one a mount must never land in, and that check remains.
-    }
+    if (own_ns_ == 0) throw SysError(ESRCH, "cannot identify our own mount namespace");
+    // 0 when a sandbox hides pid 1 from us: our own namespace is the one a
+    // mount must never land in, and that check remains.
+    init_ns_ = init_mount_ns();
   }
 
   int run() {
@@ -68,23 +66,20 @@ class Runner {
 
   int run_pid(const std::vector<FoundContainer>& found, const std::vector<std::string>& roots) {
     const int pid = cmd_.pid;
-    std::optional<std::uint64_t> start;
-    std::optional<std::uint64_t> ns;
+    std::optional<ProcessIdentity> who;
     try {
-      start = process_start_time(pid);
-      ns = mount_ns_inode(pid);
-    } catch (const std::exception& e) {
-      err_("vproc-hook: attach: pid " + std::to_string(pid) + ": " + e.what());
-      return 1;
+      who = identify(pid);
+    } catch (const SysError& e) {
+      throw SysError(e.err(), "pid " + std::to_string(pid) + ": " + e.what());
     }
-    if (!start || !ns) {
+    if (!who) {
       err_("vproc-hook: attach: pid " + std::to_string(pid) + ": no such process");
       return 1;
     }
-    if (is_host_ns(*ns)) {
+    if (is_host_ns(who->mnt_ns)) {
       err_("vproc-hook: attach: pid " + std::to_string(pid) +
            " is not in a container: it shares the host's mount namespace (mnt:[" +
-           std::to_string(*ns) + "]); refusing to mount over the host's /proc");
+           std::to_string(who->mnt_ns) + "]); refusing to mount over the host's /proc");
       return 1;
     }
     std::vector<LiveContainer> live;
@@ -96,7 +91,7 @@ class Runner {
       }
       if (auto l = live_container(f.container)) live.push_back(*l);
     }
-    if (std::optional<size_t> i = match_pid(live, pid, *ns)) {
+    if (std::optional<size_t> i = match_pid(live, pid, who->mnt_ns)) {
       return attach_container(live[*i].container) == Outcome::kFailed ? 1 : 0;
     }
     // No runtime recorded it (another runtime root, a runtime we do not know,
@@ -108,53 +103,59 @@ class Runner {
     std::vector<InjectFile> files;
     for (const ServedFile& k : injectable_files()) files.push_back({source_of(k.source), k.target});
     std::string id = "pid-" + std::to_string(pid);
-    return inject(id, pid, *start, *ns, files, " (annotations unknown)") == Outcome::kFailed ? 1
-                                                                                             : 0;
+    Outcome o = per_container(
+        id, pid, [&] { return inject(id, pid, *who, files, " (annotations unknown)"); });
+    return o == Outcome::kFailed ? 1 : 0;
   }
 
   // The container if its init is alive with the recorded start time.
   std::optional<LiveContainer> live_container(const RuntimeContainer& c) const {
-    LiveContainer l;
-    l.container = c;
-    std::optional<std::uint64_t> start;
-    std::optional<std::uint64_t> ns;
+    std::optional<ProcessIdentity> who;
     try {
-      start = process_start_time(c.pid);
-      ns = mount_ns_inode(c.pid);
-    } catch (const std::exception& e) {
+      who = identify(c.pid);
+    } catch (const SysError& e) {
+      // One container of the list: the one asked for may well be another.
       err_("vproc-hook: attach: ignoring container " + c.id + ": " + e.what());
       return std::nullopt;
     }
-    if (!start || !ns) return std::nullopt;
-    if (c.start_time != 0 && *start != c.start_time) return std::nullopt;
-    l.start_time = *start;
-    l.mnt_ns = *ns;
+    if (!who) return std::nullopt;
+    if (c.start_time != 0 && who->start_time != c.start_time) return std::nullopt;
+    LiveContainer l;
+    l.container = c;
+    l.start_time = who->start_time;
+    l.mnt_ns = who->mnt_ns;
     return l;
   }
 
-  Outcome attach_container(const RuntimeContainer& c) {
+  // The error boundary of one container: its failure is reported and the
+  // command goes on with the next.
+  template <typename Fn>
+  Outcome per_container(const std::string& id, int pid, Fn attach) {
     try {
-      return attach_container_or_throw(c);
+      return attach();
     } catch (const std::exception& e) {
-      err_("vproc-hook: attach: container " + c.id + " (pid " + std::to_string(c.pid) +
+      err_("vproc-hook: attach: container " + id + " (pid " + std::to_string(pid) +
            "): " + e.what());
       return Outcome::kFailed;
     }
   }
 
+  Outcome attach_container(const RuntimeContainer& c) {
+    return per_container(c.id, c.pid, [&] { return attach_container_or_throw(c); });
+  }
+
   Outcome attach_container_or_throw(const RuntimeContainer& c) {
-    std::optional<std::uint64_t> start = process_start_time(c.pid);
-    std::optional<std::uint64_t> ns = mount_ns_inode(c.pid);
-    if (!start || !ns) {
+    std::optional<ProcessIdentity> who = identify(c.pid);
+    if (!who) {
       return skip(c.id, "not running (its init, pid " + std::to_string(c.pid) + ", is gone)");
     }
-    if (c.start_time != 0 && *start != c.start_time) {
+    if (c.start_time != 0 && who->start_time != c.start_time) {
       return skip(c.id, "not running (pid " + std::to_string(c.pid) +
                             " now belongs to another process: start time " +
-                            std::to_string(*start) + ", " + c.runtime + " recorded " +
+                            std::to_string(who->start_time) + ", " + c.runtime + " recorded " +
                             std::to_string(c.start_time) + ")");
     }
-    if (is_host_ns(*ns)) {
+    if (is_host_ns(who->mnt_ns)) {
       return skip(c.id,
                   "shares the host's mount namespace; refusing to mount over the host's "
                   "/proc");
@@ -173,7 +174,7 @@ class Runner {
     if (!plan.inject) return skip(c.id, plan.why_not);
     std::vector<InjectFile> files;
     for (const PlannedFile& f : plan.files) files.push_back({f.source, f.target});
-    return inject(c.id, c.pid, *start, *ns, files, "");
+    return inject(c.id, c.pid, *who, files, "");
   }
 
   // Annotations live in the bundle's config.json. When it is gone (a bundle
@@ -199,68 +200,63 @@ class Runner {
     return cfg;
   }
 
-  Outcome inject(const std::string& id, int pid, std::uint64_t start, std::uint64_t ns,
+  Outcome inject(const std::string& id, int pid, const ProcessIdentity& who,
                  const std::vector<InjectFile>& files, const std::string& note) {
     std::vector<std::string> targets;
     for (const InjectFile& f : files) targets.push_back(f.target);
-    std::string who = id + " (pid " + std::to_string(pid) + ")";
+    std::string name = id + " (pid " + std::to_string(pid) + ")";
     if (cmd_.dry_run) {
-      line("would attach " + who + ": " + join_names(targets) + note);
+      line("would attach " + name + ": " + join_names(targets) + note);
       return Outcome::kDone;
     }
 
     AttachRequest req;
     req.pid = pid;
-    req.pid_start_time = start;
-    req.mnt_ns = ns;
+    req.pid_start_time = who.start_time;
+    req.mnt_ns = who.mnt_ns;
     req.rootfs = "/";  // the container has pivoted: its root in its own namespace
     req.mountpoint = cmd_.mountpoint;
     req.files = files;
     req.replace = true;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cmd_.timeout_ms);
-    std::vector<InjectOutcome> outcomes;
-    try {
-      outcomes = attach_bounded(req, deadline);
-    } catch (const std::exception& e) {
-      err_("vproc-hook: attach: container " + who + ": " + e.what());
-      return Outcome::kFailed;
-    }
+    std::vector<InjectOutcome> outcomes = attach_bounded(req, deadline);
+    register_container(id, pid, who, outcomes);
 
     std::vector<std::string> mounted;
     std::vector<InjectOutcome> skipped;
-    RegistryEntry entry;
     for (const InjectOutcome& o : outcomes) {
       if (o.status == InjectStatus::kMounted) {
         mounted.push_back(o.target);
-        entry.files.push_back(o.target);
       } else {
-        if (o.reason == kAlreadyAttached) entry.files.push_back(o.target);
         skipped.push_back(o);
-      }
-    }
-    if (!entry.files.empty()) {
-      entry.id = id;
-      entry.pid = pid;
-      entry.pid_start_time = start;
-      entry.mnt_ns = ns;
-      entry.rootfs = "/";
-      entry.mountpoint = cmd_.mountpoint;
-      entry.attached_at = static_cast<std::int64_t>(std::time(nullptr));
-      try {
-        write_entry(cmd_.registry_dir, entry);
-      } catch (const std::exception& e) {
-        // The mounts are whole and serve the container; only a re-attach after
-        // a vprocd restart will not know about them.
-        err_("vproc-hook: attach: container " + who + ": " + e.what() +
-             "; the files stay injected but unregistered");
-        return Outcome::kFailed;
       }
     }
     std::string skips = summarize_skips(skipped, outcomes.size());
     if (mounted.empty()) return skip(id, skips.empty() ? "nothing to mount" : skips);
-    line("attached " + who + ": " + join_names(mounted) + note +
+    line("attached " + name + ": " + join_names(mounted) + note +
          (skips.empty() ? "" : " (skipped " + skips + ")"));
     return Outcome::kDone;
+  }
+
+  // Records the files that now serve the container, if any, for a re-attach
+  // after a vprocd restart.
+  void register_container(const std::string& id, int pid, const ProcessIdentity& who,
+                          const std::vector<InjectOutcome>& outcomes) {
+    RegistryEntry entry;
+    entry.id = id;
+    entry.pid = pid;
+    entry.pid_start_time = who.start_time;
+    entry.mnt_ns = who.mnt_ns;
+    entry.rootfs = "/";
+    entry.mountpoint = cmd_.mountpoint;
+    if (!record_outcomes(entry, outcomes)) return;
+    try {
+      write_entry(cmd_.registry_dir, entry);
+    } catch (const SysError& e) {
+      // Says what the failure leaves behind: the mounts are whole and serve
+      // the container; only a re-attach after a vprocd restart will not know them.
+      throw SysError(e.err(), std::string(e.what()) + "; the files stay injected but unregistered");
+    }
   }
 
   Outcome skip(const std::string& id, const std::string& reason) {

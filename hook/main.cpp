@@ -1,7 +1,9 @@
 // vproc-hook: OCI runtime hook that bind-mounts vprocd's files over the
-// container's /proc/meminfo etc. See docs/hook.md. Errors are caught here and
-// only here: one clear line (stderr, syslog, optional --log-file) naming the
-// container, exit status by policy (fail-open: 0; fail-closed: 1).
+// container's /proc/meminfo etc. See docs/hook.md. Errors are caught here, at
+// the program's boundary (stage_main, attach_main): one clear line (stderr,
+// syslog, optional --log-file) naming the container, exit status by policy
+// (fail-open: 0; fail-closed: 1). The one other catch here is the
+// registry write's, which applies that policy to a half-done injection.
 //
 // `vproc-hook attach --pid PID | --all` (hook/attach_cmd.h) injects into
 // containers that are already running; it reads no stdin, prints one line per
@@ -12,20 +14,21 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
-#include <ctime>
 #include <iostream>
-#include <stdexcept>
+#include <optional>
 #include <string>
 
+#include "hook/attach_cmd.h"
+#include "hook/plan.h"
+#include "hook/runtimes.h"
 #include "lib/base/io.h"
 #include "lib/base/log.h"
 #include "lib/base/sys_error.h"
 #include "lib/inject/attach.h"
-#include "hook/attach_cmd.h"
-#include "hook/plan.h"
+#include "lib/proc/identity.h"
 #include "lib/registry/registry.h"
-#include "hook/runtimes.h"
 
 namespace {
 
@@ -70,29 +73,68 @@ std::string read_stdin(Deadline deadline) {
     int r = ::poll(&pfd, 1, left < 0 ? 0 : static_cast<int>(left));
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) throw vproc::SysError("poll", "stdin", errno);
-    if (r == 0) throw std::runtime_error("timed out reading the OCI state on stdin");
+    if (r == 0) throw vproc::SysError(ETIMEDOUT, "timed out reading the OCI state on stdin");
     char buf[8192];
     ssize_t n = vproc::retry_eintr([&] { return ::read(STDIN_FILENO, buf, sizeof buf); });
     if (n < 0) throw vproc::SysError("read", "stdin", errno);
     if (n == 0) return out;
     out.append(buf, static_cast<size_t>(n));
-    if (out.size() > (1u << 20)) throw std::runtime_error("OCI state on stdin is over 1 MiB");
+    if (out.size() > (1u << 20)) throw vproc::SysError(EFBIG, "OCI state on stdin is over 1 MiB");
   }
 }
 
-std::uint64_t start_time_of(int pid) {
-  auto t = vproc::process_start_time(pid);
-  if (!t) throw std::runtime_error("container init pid " + std::to_string(pid) + " is gone");
-  return *t;
+// Who the container's init is now (start time and mount namespace).
+vproc::ProcessIdentity identify_init(int pid) {
+  auto who = vproc::identify(pid);
+  if (!who) throw vproc::SysError(ESRCH, "container init pid " + std::to_string(pid) + " is gone");
+  return *who;
 }
 
-std::uint64_t mnt_ns_of(int pid) {
-  auto ns = vproc::mount_ns_inode(pid);
-  if (!ns) throw std::runtime_error("container init pid " + std::to_string(pid) + " is gone");
-  return *ns;
+// Records an injected container for a later re-attach. Failing to is fatal
+// only under fail-closed, and then the mounts go too.
+void register_container(const Options& opt, const vproc::RegistryEntry& entry) {
+  try {
+    vproc::write_entry(opt.registry_dir, entry);
+  } catch (const std::exception& e) {
+    if (opt.fail_closed) {
+      vproc::undo_mounts(entry.pid, entry.rootfs, entry.files);
+      throw;
+    }
+    // The mounts are whole and correct; only a later re-attach will not know them.
+    log("vproc-hook: container " + entry.id + ": " + e.what() +
+        "; the files stay injected but unregistered (fail-open)");
+  }
 }
 
-// Returns the exit status.
+// Mounts the plan's files into the container and registers what was mounted.
+void inject(const Options& opt, Deadline deadline, const vproc::hook::State& st,
+            const vproc::hook::Plan& plan) {
+  using namespace vproc;
+  ProcessIdentity who = identify_init(st.pid);
+  RegistryEntry entry;
+  entry.id = st.id;
+  entry.pid = st.pid;
+  entry.pid_start_time = who.start_time;
+  entry.mnt_ns = who.mnt_ns;
+  entry.rootfs = before_pivot(st.pid) ? plan.rootfs : "/";
+  entry.mountpoint = opt.mountpoint;
+
+  AttachRequest req;
+  req.pid = st.pid;
+  req.pid_start_time = entry.pid_start_time;
+  req.rootfs = entry.rootfs;
+  req.mountpoint = opt.mountpoint;
+  for (const hook::PlannedFile& f : plan.files) req.files.push_back({f.source, f.target});
+  auto outcomes = attach_bounded(req, deadline);
+  for (const InjectOutcome& o : outcomes) {
+    if (!recorded(o)) {
+      log("vproc-hook: container " + st.id + ": skipped " + o.target + ": " + o.reason);
+    }
+  }
+  if (record_outcomes(entry, outcomes)) register_container(opt, entry);
+}
+
+// The hook proper: one OCI state on stdin. Returns the exit status.
 int run(const Options& opt, Deadline deadline, const std::string& state_text, std::string* id) {
   using namespace vproc;
   using namespace vproc::hook;
@@ -113,57 +155,12 @@ int run(const Options& opt, Deadline deadline, const std::string& state_text, st
   // Under opt-in, a container without vproc.io/enable=true ends here, quietly:
   // the hook may sit in every container's spec.
   Plan plan = make_plan(st, cfg, opt.mountpoint, policy_of(opt));
-  if (!plan.inject) return 0;
-
-  RegistryEntry entry;
-  entry.id = st.id;
-  entry.pid = st.pid;
-  entry.pid_start_time = start_time_of(st.pid);
-  entry.mnt_ns = mnt_ns_of(st.pid);
-  entry.rootfs = before_pivot(st.pid) ? plan.rootfs : "/";
-  entry.mountpoint = opt.mountpoint;
-
-  AttachRequest req;
-  req.pid = st.pid;
-  req.pid_start_time = entry.pid_start_time;
-  req.rootfs = entry.rootfs;
-  req.mountpoint = opt.mountpoint;
-  for (const PlannedFile& f : plan.files) req.files.push_back({f.source, f.target});
-  auto outcomes = attach_bounded(req, deadline);
-  for (const auto& o : outcomes) {
-    if (o.status == vproc::InjectStatus::kMounted) {
-      entry.files.push_back(o.target);
-    } else {
-      log("vproc-hook: container " + st.id + ": skipped " + o.target + ": " + o.reason);
-    }
-  }
-  if (entry.files.empty()) return 0;
-  entry.attached_at = static_cast<std::int64_t>(std::time(nullptr));
-  try {
-    write_entry(opt.registry_dir, entry);
-  } catch (const std::exception& e) {
-    if (opt.fail_closed) {
-      vproc::undo_mounts(st.pid, entry.rootfs, entry.files);
-      throw;
-    }
-    // The mounts are whole and correct; only a later re-attach will not know them.
-    log("vproc-hook: container " + st.id + ": " + e.what() +
-        "; the files stay injected but unregistered (fail-open)");
-  }
+  if (plan.inject) inject(opt, deadline, st, plan);
   return 0;
 }
 
-}  // namespace
-
-namespace {
-
-int hook_main(int argc, char** argv) {
-  Options opt;
-  vproc::hook::AttachCommand attach_cmd;
-  CLI::App app{
-      "vproc-hook: OCI runtime hook that injects vprocd's files into a container.\n"
-      "As a hook (stage create or poststop) it reads the OCI state JSON on stdin;\n"
-      "`vproc-hook attach` injects into containers that are already running."};
+// The options of the hook, which `attach` shares.
+void add_hook_options(CLI::App& app, Options& opt) {
   app.set_version_flag("--version", std::string("vproc-hook ") + VPROC_VERSION);
   app.set_config("--config", "/etc/vproc/hook.conf",
                  "Config file (TOML/INI keys as the long options, e.g. fail-closed=true)");
@@ -191,57 +188,68 @@ int hook_main(int argc, char** argv) {
                "Fail container creation when injection fails (default: fail-open)")
       ->envname("VPROC_HOOK_FAIL_CLOSED");
   app.add_option("--log-file", opt.log_file, "Also append log lines to this file");
+}
 
+CLI::App* add_attach_command(CLI::App& app, vproc::hook::AttachCommand& cmd) {
   CLI::App* attach = app.add_subcommand(
       "attach",
       "Inject vprocd's files into running containers (found from the runtimes' state on disk)");
   attach->fallthrough();  // the hook-wide options above work after `attach` too
-  CLI::Option* pid_opt = attach->add_option("--pid", attach_cmd.pid,
-                                            "A container's init pid, or any pid in the container");
-  pid_opt->check(CLI::Range(1, 1 << 22));
+  CLI::Option* pid_opt =
+      attach->add_option("--pid", cmd.pid, "A container's init pid, or any pid in the container");
+  pid_opt->check(CLI::Range(1, static_cast<int>(vproc::kMaxPid)));
   CLI::Option* all_opt =
-      attach->add_flag("--all", attach_cmd.all, "Every running container the runtimes recorded");
+      attach->add_flag("--all", cmd.all, "Every running container the runtimes recorded");
   pid_opt->excludes(all_opt);
   std::string default_roots;
   for (const std::string& r : vproc::hook::kDefaultRuntimeRoots) {
     default_roots += (default_roots.empty() ? "" : " ") + r;
   }
   attach
-      ->add_option("--runtime-root", attach_cmd.runtime_roots,
+      ->add_option("--runtime-root", cmd.runtime_roots,
                    "Runtime state directory to scan; repeat for more (replaces the defaults: " +
                        default_roots + ")")
       ->allow_extra_args(false);
-  attach->add_flag("--dry-run", attach_cmd.dry_run, "List what would be attached; mount nothing");
+  attach->add_flag("--dry-run", cmd.dry_run, "List what would be attached; mount nothing");
+  return attach;
+}
+
+// Parses the command line. Returns the exit status when that ends the run:
+// --help and --version 0, any usage error 2, whatever the policy.
+std::optional<int> parse_args(CLI::App& app, const CLI::App& attach, const Options& opt,
+                              const vproc::hook::AttachCommand& cmd, int argc, char** argv) {
   try {
     app.parse(argc, argv);
-    if (*attach && !attach_cmd.all && attach_cmd.pid == 0) {
+    if (attach && !cmd.all && cmd.pid == 0) {
       throw CLI::RequiredError("attach: --pid PID or --all");
     }
-    if (*attach && app.count("stage") != 0) {
+    if (attach && app.count("stage") != 0) {
       throw CLI::ValidationError("stage", "a stage (" + opt.stage + ") makes no sense with attach");
     }
   } catch (const CLI::ParseError& e) {
-    // --help/--version exit 0; any usage error is 2, whatever the policy.
     return app.exit(e) == 0 ? 0 : 2;
   }
+  return std::nullopt;
+}
 
-  if (*attach) {
-    g_log_file = opt.log_file;
-    vproc::log_to_syslog("vproc-hook");
-    attach_cmd.mountpoint = opt.mountpoint;
-    attach_cmd.registry_dir = opt.registry_dir;
-    attach_cmd.timeout_ms = opt.timeout_ms;
-    attach_cmd.policy = policy_of(opt);
-    try {
-      return vproc::hook::run_attach_command(attach_cmd, std::cout, log);
-    } catch (const std::exception& e) {
-      log(std::string("vproc-hook: attach: ") + e.what());
-      return 1;
-    }
+// `vproc-hook attach`: per-container failures are reported (and caught) by
+// run_attach_command; what gets here stopped the whole command.
+int attach_main(const Options& opt, vproc::hook::AttachCommand cmd) {
+  cmd.mountpoint = opt.mountpoint;
+  cmd.registry_dir = opt.registry_dir;
+  cmd.timeout_ms = opt.timeout_ms;
+  cmd.policy = policy_of(opt);
+  try {
+    return vproc::hook::run_attach_command(cmd, std::cout, log);
+  } catch (const std::exception& e) {
+    log(std::string("vproc-hook: attach: ") + e.what());
+    return 1;
   }
+}
 
-  g_log_file = opt.log_file;
-  vproc::log_to_syslog("vproc-hook");
+// The hook: any error is one line naming the container, and the exit status
+// is the policy's.
+int stage_main(const Options& opt) {
   Deadline deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(opt.timeout_ms);
   std::string id = "?";
   try {
@@ -255,6 +263,21 @@ int hook_main(int argc, char** argv) {
   }
 }
 
+int hook_main(int argc, char** argv) {
+  Options opt;
+  vproc::hook::AttachCommand attach_cmd;
+  CLI::App app{
+      "vproc-hook: OCI runtime hook that injects vprocd's files into a container.\n"
+      "As a hook (stage create or poststop) it reads the OCI state JSON on stdin;\n"
+      "`vproc-hook attach` injects into containers that are already running."};
+  add_hook_options(app, opt);
+  CLI::App* attach = add_attach_command(app, attach_cmd);
+  if (auto status = parse_args(app, *attach, opt, attach_cmd, argc, argv)) return *status;
+  g_log_file = opt.log_file;
+  vproc::log_to_syslog("vproc-hook");
+  return *attach ? attach_main(opt, attach_cmd) : stage_main(opt);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -262,7 +285,7 @@ int main(int argc, char** argv) {
     return hook_main(argc, argv);
   } catch (...) {
     // Only allocation failures get here (everything else is handled, and
-    // logged, in hook_main); there is no policy to consult.
+    // logged, in attach_main and stage_main); there is no policy to consult.
     return 1;
   }
 }

@@ -4,12 +4,14 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "lib/base/io.h"
+#include "lib/core/text.h"
+#include "lib/proc/identity.h"
 #include "lib/registry/registry.h"
 
 namespace vproc::hook {
 
 using nlohmann::json;
-
 
 namespace {
 
@@ -47,12 +49,6 @@ std::map<std::string, std::string> annotations_of(const json& j, const char* wha
   return out;
 }
 
-std::string_view trim_ws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 State parse_state(std::string_view text) {
@@ -63,8 +59,7 @@ State parse_state(std::string_view text) {
   if (!valid_container_id(s.id)) throw InputError("state: invalid container id \"" + s.id + "\"");
   auto pid = j.find("pid");
   if (pid != j.end() && !pid->is_null()) {
-    if (!pid->is_number_integer() || pid->get<long long>() < 0 ||
-        pid->get<long long>() > 0x3fffffff) {
+    if (!pid->is_number_integer() || pid->get<long long>() < 0 || pid->get<long long>() > kMaxPid) {
       throw InputError("state: \"pid\" is not a valid pid");
     }
     s.pid = static_cast<int>(pid->get<long long>());
@@ -98,25 +93,21 @@ Config parse_config(std::string_view text) {
 std::vector<std::string> parse_files_list(std::string_view list) {
   std::vector<bool> want(injectable_files().size(), false);
   bool any = false;
-  while (true) {
-    size_t comma = list.find(',');
-    std::string_view item = trim_ws(list.substr(0, comma));
-    if (!item.empty()) {
-      auto it = std::find_if(injectable_files().begin(), injectable_files().end(),
-                             [&](const ServedFile& f) { return item == f.name; });
-      if (it == injectable_files().end()) {
-        std::string known;
-        for (const ServedFile& f : injectable_files())
-          known += std::string(known.empty() ? "" : ",") + f.name;
-        throw InputError(std::string(kFiles) + ": unknown file \"" + std::string(item) +
-                        "\" (known: " + known + ")");
-      }
-      want[static_cast<size_t>(it - injectable_files().begin())] = true;
-      any = true;
+  core::for_each_piece(list, ',', [&](std::string_view piece) {
+    std::string_view item = trim(piece);
+    if (item.empty()) return;
+    auto it = std::find_if(injectable_files().begin(), injectable_files().end(),
+                           [&](const ServedFile& f) { return item == f.name; });
+    if (it == injectable_files().end()) {
+      std::string known;
+      for (const ServedFile& f : injectable_files())
+        known += std::string(known.empty() ? "" : ",") + f.name;
+      throw InputError(std::string(kFiles) + ": unknown file \"" + std::string(item) +
+                       "\" (known: " + known + ")");
     }
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
+    want[static_cast<size_t>(it - injectable_files().begin())] = true;
+    any = true;
+  });
   if (!any) throw InputError(std::string(kFiles) + ": empty list");
   std::vector<std::string> out;
   for (size_t i = 0; i < injectable_files().size(); ++i) {
@@ -155,7 +146,7 @@ Plan make_plan(const State& s, const Config& c, const std::string& mountpoint, P
     }
     if (en->second != "true") {
       throw InputError(std::string(kEnable) + ": expected \"true\" or \"false\", got \"" +
-                      en->second + "\"");
+                       en->second + "\"");
     }
   } else if (policy == Policy::kOptIn) {
     plan.why_not = std::string(kEnable) + " is not set (policy opt-in injects only \"true\")";

@@ -8,10 +8,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "hook/plan.h"
 #include "lib/base/io.h"
 #include "lib/base/sys_error.h"
 #include "lib/base/unique_fd.h"
-#include "hook/plan.h"
+#include "lib/proc/identity.h"
 #include "lib/registry/registry.h"
 
 namespace vproc::hook {
@@ -27,9 +28,6 @@ const std::vector<std::string> kDefaultRuntimeRoots = {
 
 namespace {
 
-// pid_max can be at most 2^22 (PID_MAX_LIMIT); anything above is corrupt.
-constexpr long long kMaxPid = 1LL << 22;
-
 json parse_object(std::string_view text, const std::string& path) {
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     throw InputError(path + ": empty file");
@@ -43,7 +41,8 @@ json parse_object(std::string_view text, const std::string& path) {
 int pid_field(const json& j, const char* key, const std::string& path) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) throw InputError(path + ": missing \"" + key + "\"");
-  if (!it->is_number_integer() || it->get<long long>() <= 0 || it->get<long long>() > kMaxPid) {
+  if (!it->is_number_integer() || it->get<long long>() <= 0 ||
+      it->get<long long>() > vproc::kMaxPid) {
     throw InputError(path + ": \"" + key + "\" is not a valid pid");
   }
   return static_cast<int>(it->get<long long>());

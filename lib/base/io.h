@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cerrno>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,7 +26,14 @@ UniqueFd open_at(int dirfd, const std::string& rel, int flags, const std::string
 // Like open_at, but ENOENT/ENOTDIR give an empty fd instead of an exception.
 UniqueFd open_at_optional(int dirfd, const std::string& rel, int flags);
 
-// Reads the whole of fd from offset 0 with pread (a cached fd can be re-read).
+// The one whole-file reader. Reads fd from offset 0 with pread (a cached fd
+// can be re-read) until a read returns 0: a short read is not the end, since
+// a seq_file (/proc/cpuinfo, /proc/PID/mountinfo, cgroup.threads) hands out at
+// most a page per read. Files over kMaxFileSize are refused. Returns false
+// with errno set (EFBIG over the limit); `out` is then unspecified.
+inline constexpr size_t kMaxFileSize = 16u << 20;
+bool pread_file(int fd, std::string& out);
+// The same, throwing SysError("read", display, errno).
 std::string pread_all(int fd, const std::string& display);
 // Reads dirfd/rel; nullopt when it does not exist. Other errors throw.
 std::optional<std::string> read_file_at(int dirfd, const std::string& rel,
@@ -33,8 +41,15 @@ std::optional<std::string> read_file_at(int dirfd, const std::string& rel,
 // Writes all of data to fd (EINTR and short writes handled). Throws SysError.
 void write_all(int fd, std::string_view data, const std::string& display);
 
-// Strict unsigned decimal parse of the whole token; nullopt on anything else.
-std::optional<unsigned long long> parse_u64(std::string_view s);
+// Whitespace in kernel and config text: space, \t, \n, \r, \v, \f (the C
+// locale's isspace, without its locale lookup). trim() and the tokenizers of
+// lib/core/text.h split on exactly these.
+constexpr bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 std::string_view trim(std::string_view s);
+// Strict unsigned decimal parse of the whole token (surrounding whitespace
+// trimmed); nullopt on anything else.
+std::optional<unsigned long long> parse_u64(std::string_view s);
 
 }  // namespace vproc

@@ -12,11 +12,10 @@ class SysError : public std::runtime_error {
   SysError(std::string what, const std::string& where, int err);
   // For failures that have no errno (malformed input): err() is EINVAL.
   SysError(const std::string& what, const std::string& where, const std::string& detail);
-  int err() const { return err_; }
-
- protected:
-  // The message exactly as given (InputError).
+  // The message exactly as given, for a failure whose text already says what
+  // and where ("vprocd is not running (stale FUSE mount at /var/lib/vproc)").
   SysError(int err, const std::string& message);
+  int err() const { return err_; }
 
  private:
   int err_;

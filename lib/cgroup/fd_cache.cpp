@@ -5,38 +5,10 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include <vector>
-
 #include "lib/base/io.h"
 #include "lib/base/sys_error.h"
 
 namespace vproc {
-
-bool pread_file(int fd, std::string& out) {
-  constexpr size_t kChunk = 16384;
-  constexpr size_t kMax = 16u << 20;
-  // Read into a per-thread buffer, then copy exactly what came: no 16 KiB
-  // allocation (and zeroing) per read of a 1 KiB file.
-  thread_local std::vector<char> buf(kChunk);
-  size_t off = 0;
-  for (;;) {
-    if (buf.size() < off + kChunk) buf.resize(off + kChunk);
-    ssize_t n =
-        retry_eintr([&] { return ::pread(fd, buf.data() + off, kChunk, static_cast<off_t>(off)); });
-    if (n < 0) {
-      out.assign(buf.data(), off);
-      return false;
-    }
-    off += static_cast<size_t>(n);
-    if (static_cast<size_t>(n) < kChunk || off > kMax) break;
-  }
-  out.assign(buf.data(), off);
-  if (buf.size() > 4 * kChunk) {  // one huge file: give the memory back
-    buf.resize(kChunk);
-    buf.shrink_to_fit();
-  }
-  return true;
-}
 
 std::shared_ptr<UniqueFd> FdCache::get(const std::string& rel) {
   std::lock_guard<std::mutex> lock(mu_);

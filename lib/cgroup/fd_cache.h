@@ -1,7 +1,7 @@
 // Open file descriptors for files read again and again (cgroup files, the
-// host's /proc files), re-read with pread at offset 0: one syscall per read
-// instead of open, read, read at EOF and close. Syscalls are the cost that
-// matters here: on a virtual machine each one costs microseconds.
+// host's /proc files), re-read with pread at offset 0 (lib/base/io.h
+// pread_file): no open and close per read. Syscalls are the cost that matters
+// here: on a virtual machine each one costs microseconds.
 //
 // A cgroup that is removed makes its open files fail with ENODEV; such an fd
 // is dropped and the path opened again (a new cgroup of the same name is a new
@@ -49,10 +49,5 @@ class FdCache {
   };
   std::unordered_map<std::string, Entry> fds_;
 };
-
-// Reads a whole file from fd with as few preads as possible: a read shorter
-// than the buffer is taken as the end (procfs, sysfs and cgroupfs files fill
-// the buffer when they can). Returns false with errno set on failure.
-bool pread_file(int fd, std::string& out);
 
 }  // namespace vproc

@@ -106,8 +106,6 @@ std::optional<int64_t> parse_signed(std::string_view text, const std::string& fi
 
 namespace {
 
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
-
 // The first two whitespace-separated tokens of s (empty when missing), and
 // whether anything follows them. No allocation.
 struct TwoTokens {
@@ -115,26 +113,11 @@ struct TwoTokens {
   bool more = false;
 };
 TwoTokens two_tokens(std::string_view s) {
-  auto skip = [&](size_t i, bool ws) {
-    while (i < s.size() && is_ws(s[i]) == ws) ++i;
-    return i;
-  };
   TwoTokens t;
-  size_t a = skip(0, true), b = skip(a, false), c = skip(b, true), d = skip(c, false);
-  t.first = s.substr(a, b - a);
-  t.second = s.substr(c, d - c);
-  t.more = skip(d, true) != s.size();
+  t.first = next_token(&s);
+  t.second = next_token(&s);
+  t.more = !next_token(&s).empty();
   return t;
-}
-
-// Lines of text, without allocating.
-template <typename Fn>
-void for_each_line(std::string_view text, Fn fn) {
-  while (!text.empty()) {
-    size_t nl = text.find('\n');
-    fn(text.substr(0, nl));
-    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-  }
 }
 
 // Calls fn(key, value token) for each "key value" line, without allocating.
@@ -142,7 +125,7 @@ template <typename Fn>
 void for_each_key_value(std::string_view text, const std::string& file, Fn fn) {
   for_each_line(text, [&](std::string_view line) {
     TwoTokens t = two_tokens(line);
-    if (t.first.empty()) return;  // blank
+    if (t.first.empty()) return;                            // blank
     if (t.second.empty() || t.more) malformed(file, line);  // not exactly two tokens
     fn(t.first, t.second);
   });
@@ -159,7 +142,7 @@ KeyedValues parse_flat_keyed(std::string_view text, const std::string& file) {
 }
 
 KeyedValues parse_flat_keyed(std::string_view text, const std::string& file,
-                                                 std::span<const std::string_view> keys) {
+                             std::span<const std::string_view> keys) {
   KeyedValues out;
   for_each_key_value(text, file, [&](std::string_view k, std::string_view v) {
     uint64_t n = to_u64(v, file);  // every line is checked, kept or not
@@ -170,11 +153,21 @@ KeyedValues parse_flat_keyed(std::string_view text, const std::string& file,
 
 std::span<const std::string_view> v1_memory_stat_keys() {
   static const std::string_view kKeys[] = {
-      "total_cache",         "total_rss",         "total_rss_huge",
-      "total_shmem",         "total_mapped_file", "total_dirty",
-      "total_writeback",     "total_inactive_anon", "total_active_anon",
-      "total_inactive_file", "total_active_file", "total_unevictable",
-      "total_swapcached",    "hierarchical_memory_limit", "hierarchical_memsw_limit",
+      "total_cache",
+      "total_rss",
+      "total_rss_huge",
+      "total_shmem",
+      "total_mapped_file",
+      "total_dirty",
+      "total_writeback",
+      "total_inactive_anon",
+      "total_active_anon",
+      "total_inactive_file",
+      "total_active_file",
+      "total_unevictable",
+      "total_swapcached",
+      "hierarchical_memory_limit",
+      "hierarchical_memsw_limit",
   };
   return kKeys;
 }
@@ -240,12 +233,18 @@ IoReadings parse_io_stat(std::string_view text, const std::string& file) {
       auto key = toks[i].substr(0, eq);
       auto val = toks[i].substr(eq + 1);
       // Newer kernels add keys (e.g. cost.*); only the six counters matter.
-      if (key == "rbytes") s.rbytes = to_u64(val, file);
-      else if (key == "wbytes") s.wbytes = to_u64(val, file);
-      else if (key == "rios") s.rios = to_u64(val, file);
-      else if (key == "wios") s.wios = to_u64(val, file);
-      else if (key == "dbytes") s.dbytes = to_u64(val, file);
-      else if (key == "dios") s.dios = to_u64(val, file);
+      if (key == "rbytes")
+        s.rbytes = to_u64(val, file);
+      else if (key == "wbytes")
+        s.wbytes = to_u64(val, file);
+      else if (key == "rios")
+        s.rios = to_u64(val, file);
+      else if (key == "wios")
+        s.wios = to_u64(val, file);
+      else if (key == "dbytes")
+        s.dbytes = to_u64(val, file);
+      else if (key == "dios")
+        s.dios = to_u64(val, file);
     }
   }
   return out;
@@ -262,9 +261,12 @@ IoReadings parse_blkio_v1(std::string_view bytes, std::string_view serviced,
       if (toks.size() != 3) malformed(file, line);
       IoStat& s = out[std::string(toks[0])];
       uint64_t v = to_u64(toks[2], file);
-      if (toks[1] == "Read") (is_bytes ? s.rbytes : s.rios) = v;
-      else if (toks[1] == "Write") (is_bytes ? s.wbytes : s.wios) = v;
-      else if (toks[1] == "Discard") (is_bytes ? s.dbytes : s.dios) = v;
+      if (toks[1] == "Read")
+        (is_bytes ? s.rbytes : s.rios) = v;
+      else if (toks[1] == "Write")
+        (is_bytes ? s.wbytes : s.wios) = v;
+      else if (toks[1] == "Discard")
+        (is_bytes ? s.dbytes : s.dios) = v;
     }
   };
   apply(bytes, true);
@@ -295,19 +297,32 @@ ProcCgroup parse_proc_cgroup(std::string_view text, const std::string& file) {
   return out;
 }
 
-PidStat parse_pid_stat(std::string_view text, const std::string& file) {
+std::optional<PidStat> try_parse_pid_stat(std::string_view text) {
   // The command name may hold spaces and parentheses: the last ')' ends it.
   auto close = text.rfind(')');
-  if (close == std::string_view::npos) malformed(file, text);
-  auto toks = split_ws(text.substr(close + 1));
-  // toks[0] is field 3 (state); field 22 (starttime) is toks[19].
-  if (toks.size() < 20 || toks[0].size() != 1) malformed(file, text);
+  if (close == std::string_view::npos) return std::nullopt;
+  std::string_view rest = text.substr(close + 1);
+  std::string_view state = next_token(&rest);  // field 3
+  std::string_view ppid = next_token(&rest);   // field 4
+  std::string_view start;
+  for (int field = 5; field <= 22; ++field) start = next_token(&rest);
+  if (state.size() != 1 || start.empty()) return std::nullopt;
   PidStat s;
-  s.state = toks[0][0];
-  auto pp = parse_signed(toks[1], file);
-  s.ppid = pp ? static_cast<long>(*pp) : 0;
-  s.starttime = to_u64(toks[19], file);
+  s.state = state[0];
+  int64_t pp = 0;
+  auto [p, ec] = std::from_chars(ppid.data(), ppid.data() + ppid.size(), pp);
+  if (ec != std::errc() || p != ppid.data() + ppid.size()) return std::nullopt;
+  s.ppid = pp > 0 ? static_cast<long>(pp) : 0;
+  auto st = parse_u64(start);
+  if (!st) return std::nullopt;
+  s.starttime = *st;
   return s;
+}
+
+PidStat parse_pid_stat(std::string_view text, const std::string& file) {
+  auto s = try_parse_pid_stat(text);
+  if (!s) malformed(file, text);
+  return *s;
 }
 
 uint64_t parse_uptime_ticks(std::string_view text, const std::string& file) {
@@ -346,8 +361,7 @@ std::vector<MeminfoLine> parse_meminfo(std::string_view text, const std::string&
   return out;
 }
 
-std::optional<uint64_t> meminfo_value(const std::vector<MeminfoLine>& lines,
-                                      std::string_view key) {
+std::optional<uint64_t> meminfo_value(const std::vector<MeminfoLine>& lines, std::string_view key) {
   for (const auto& l : lines) {
     if (l.key == key) return l.value;
   }

@@ -41,7 +41,7 @@ KeyedValues parse_flat_keyed(std::string_view text, const std::string& file);
 KeyedValues v1_memory_stat_to_v2(const KeyedValues& v1);
 // The same, keeping only `keys` (every line is still checked).
 KeyedValues parse_flat_keyed(std::string_view text, const std::string& file,
-                                                 std::span<const std::string_view> keys);
+                             std::span<const std::string_view> keys);
 // What vprocd reads from a v1 memory.stat: the total_* keys
 // v1_memory_stat_to_v2 maps and the hierarchical limits.
 std::span<const std::string_view> v1_memory_stat_keys();
@@ -64,13 +64,17 @@ struct ProcCgroup {
 };
 ProcCgroup parse_proc_cgroup(std::string_view text, const std::string& file);
 
-// /proc/<pid>/stat: fields after the command name. Returns start time (ticks
-// since boot, field 22) and state (field 3).
+// /proc/<pid>/stat, the one parser of it: state (field 3), ppid (field 4; 0
+// when negative) and start time (field 22, clock ticks since boot), counted
+// after the last ')' since the command name may hold spaces and parentheses.
 struct PidStat {
   char state = '?';
   long ppid = 0;
   uint64_t starttime = 0;
 };
+// nullopt when the text breaks that format.
+std::optional<PidStat> try_parse_pid_stat(std::string_view text);
+// The same; malformed text throws SysError (EINVAL) naming file.
 PidStat parse_pid_stat(std::string_view text, const std::string& file);
 
 // /proc/uptime first field in ticks (centiseconds).

@@ -4,24 +4,14 @@ namespace vproc::core {
 
 std::vector<std::string_view> split(std::string_view text, char sep) {
   std::vector<std::string_view> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find(sep, start);
-    if (end == std::string_view::npos) end = text.size();
-    out.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
+  for_each_piece(text, sep, [&](std::string_view piece) { out.push_back(piece); });
   return out;
 }
 
 std::vector<std::string_view> split_ws(std::string_view text) {
   std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n')) ++i;
-    size_t start = i;
-    while (i < text.size() && text[i] != ' ' && text[i] != '\t' && text[i] != '\n') ++i;
-    if (i > start) out.push_back(text.substr(start, i - start));
+  for (std::string_view tok = next_token(&text); !tok.empty(); tok = next_token(&text)) {
+    out.push_back(tok);
   }
   return out;
 }

@@ -131,9 +131,9 @@ void probe_vprocd(const std::string& mountpoint) {
   if (fd < 0) {
     int e = errno;
     if (e == ENOTCONN) {
-      throw std::runtime_error("vprocd is not running (stale FUSE mount at " + mountpoint + ")");
+      throw SysError(ENOTCONN, "vprocd is not running (stale FUSE mount at " + mountpoint + ")");
     }
-    if (e == ENOENT) throw std::runtime_error("vprocd is not serving " + path + " (not running?)");
+    if (e == ENOENT) throw SysError(ENOENT, "vprocd is not serving " + path + " (not running?)");
     throw SysError("open", path, e);
   }
   UniqueFd f(fd);
@@ -141,10 +141,10 @@ void probe_vprocd(const std::string& mountpoint) {
   ssize_t n = retry_eintr([&] { return ::read(f.get(), buf, sizeof buf); });
   if (n < 0) throw SysError("read", path, errno);
   if (n < 9 || std::memcmp(buf, "MemTotal:", 9) != 0) {
-    throw std::runtime_error(path + " does not start with MemTotal: (is vprocd serving it?)");
+    throw SysError(EBADMSG, path + " does not start with MemTotal: (is vprocd serving it?)");
   }
   if (!is_fuse_file(path)) {
-    throw std::runtime_error(path + " is not on a FUSE mount (is vprocd running?)");
+    throw SysError(ENODEV, path + " is not on a FUSE mount (is vprocd running?)");
   }
 }
 
@@ -184,7 +184,7 @@ std::vector<InjectOutcome> attach_bounded(const AttachRequest& req, Deadline dea
       rep.error += "; undoing mounts failed: " + std::string(e.what());
     }
   }
-  throw std::runtime_error(rep.error);
+  throw SysError(timed_out ? ETIMEDOUT : EIO, rep.error);
 }
 
 }  // namespace vproc

@@ -29,7 +29,7 @@ struct AttachRequest {
   bool replace = false;           // see InjectRequest
 };
 
-// Mounted and skipped files. Throws std::runtime_error (with the reason) when
+// Mounted and skipped files. Throws SysError (with the reason) when
 // the job failed as a whole; no mount made by this call is left behind then.
 std::vector<InjectOutcome> attach_bounded(const AttachRequest& req, Deadline deadline);
 

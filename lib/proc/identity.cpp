@@ -4,11 +4,11 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <exception>
 #include <string>
 
 #include "lib/base/io.h"
 #include "lib/base/sys_error.h"
+#include "lib/core/parse.h"
 
 namespace vproc {
 
@@ -18,21 +18,9 @@ int host_proc() {
 }
 
 std::optional<std::uint64_t> parse_start_time(std::string_view line) {
-  size_t rp = line.rfind(')');
-  if (rp == std::string_view::npos) return std::nullopt;
-  std::string_view rest = line.substr(rp + 1);
-  // After ')' comes field 3 (state); starttime is field 22, i.e. the 20th token.
-  int field = 2;
-  while (!rest.empty()) {
-    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-    if (rest.empty()) break;
-    size_t sp = rest.find(' ');
-    std::string_view tok = rest.substr(0, sp);
-    if (++field == 22) return parse_u64(tok);
-    if (sp == std::string_view::npos) break;
-    rest.remove_prefix(sp);
-  }
-  return std::nullopt;
+  auto s = core::try_parse_pid_stat(line);
+  if (!s) return std::nullopt;
+  return s->starttime;
 }
 
 std::optional<std::uint64_t> process_start_time(int pid, int proc_root) {
@@ -61,6 +49,14 @@ UniqueFd open_mount_ns(int pid, int proc_root) {
   return open_at(proc_root, rel, O_RDONLY, "/proc/" + rel);
 }
 
+std::optional<ProcessIdentity> identify(int pid, int proc_root) {
+  auto start = process_start_time(pid, proc_root);
+  if (!start) return std::nullopt;
+  auto ns = mount_ns_inode(pid, proc_root);
+  if (!ns) return std::nullopt;
+  return ProcessIdentity{*start, *ns};
+}
+
 bool same_process(int pid, std::uint64_t start_time, std::uint64_t mnt_ns, int proc_root) {
   try {
     auto t = process_start_time(pid, proc_root);
@@ -68,9 +64,15 @@ bool same_process(int pid, std::uint64_t start_time, std::uint64_t mnt_ns, int p
     if (mnt_ns == 0) return true;
     auto ns = mount_ns_inode(pid, proc_root);
     return ns && *ns == mnt_ns;
-  } catch (const std::exception&) {
+  } catch (const SysError&) {
     return false;  // unreadable: not provably the same process
   }
+}
+
+std::uint64_t init_mount_ns(int proc_root) {
+  struct stat st {};
+  if (::fstatat(proc_root, "1/ns/mnt", &st, 0) != 0) return 0;
+  return st.st_ino;
 }
 
 }  // namespace vproc

@@ -20,8 +20,8 @@ inline constexpr long kMaxPid = 4194304;
 // A directory fd of the host's /proc, opened once (O_PATH) and kept.
 int host_proc();
 
-// Field 22 (starttime) of a /proc/PID/stat line; the comm field may hold
-// spaces and parentheses, so fields are counted after the last ')'.
+// Field 22 (starttime) of a /proc/PID/stat line, as lib/core/parse.h
+// try_parse_pid_stat reads it; nullopt when the line breaks the format.
 std::optional<std::uint64_t> parse_start_time(std::string_view stat_line);
 
 // The start time of PID and the inode of its mount namespace; nullopt when
@@ -34,9 +34,20 @@ std::optional<std::uint64_t> mount_ns_inode(int pid, int proc_root = host_proc()
 // Throws SysError naming /proc/PID/ns/mnt when it cannot be opened.
 UniqueFd open_mount_ns(int pid, int proc_root = host_proc());
 
+// Both at once: who PID is now.
+struct ProcessIdentity {
+  std::uint64_t start_time = 0;
+  std::uint64_t mnt_ns = 0;
+};
+std::optional<ProcessIdentity> identify(int pid, int proc_root = host_proc());
+
 // True when PID is alive with this start time and, when mnt_ns is non-zero,
 // in this mount namespace. Unreadable counts as not the same.
 bool same_process(int pid, std::uint64_t start_time, std::uint64_t mnt_ns,
                   int proc_root = host_proc());
+
+// The mount namespace of pid 1 (the host's), or 0 when we may not see it (a
+// sandbox can deny it; absent, not an error).
+std::uint64_t init_mount_ns(int proc_root = host_proc());
 
 }  // namespace vproc

@@ -3,14 +3,14 @@
 #include <dirent.h>
 #include <fcntl.h>
 
-#include <ctime>
 #include <exception>
 #include <map>
+#include <optional>
 
 #include "lib/base/io.h"
-#include "lib/inject/mount_inject.h"
-#include "lib/inject/attach.h"
 #include "lib/files/files.h"
+#include "lib/inject/attach.h"
+#include "lib/inject/mount_inject.h"
 #include "lib/registry/registry.h"
 
 namespace vproc {
@@ -44,68 +44,79 @@ const std::map<std::string, std::string>& sources_by_target() {
   return m;
 }
 
+// The record of `id`, or nullopt when it is not one to re-attach (gone,
+// unreadable or for another mountpoint; counted in rep).
+std::optional<RegistryEntry> read_record(const ReattachOptions& opt, const std::string& id,
+                                         ReattachReport& rep) {
+  RegistryEntry e;
+  try {
+    auto text = read_file_at(AT_FDCWD, entry_path(opt.registry_dir, id));
+    if (!text) return std::nullopt;  // removed by a poststop hook meanwhile
+    e = parse_entry(*text);
+  } catch (const std::exception& ex) {
+    ++rep.skipped;
+    rep.lines.push_back("skipped registry record " + id + ": " + ex.what());
+    return std::nullopt;
+  }
+  if (e.mountpoint != opt.mountpoint) {
+    ++rep.skipped;
+    return std::nullopt;
+  }
+  return e;
+}
+
+// Gives one live container fresh files and rewrites its record. Throws on
+// failure (the record is kept for the next pass).
+void reattach_one(const ReattachOptions& opt, RegistryEntry& e, ReattachReport& rep) {
+  InjectRequest req;
+  req.pid = e.pid;
+  req.pid_start_time = e.pid_start_time;
+  req.mnt_ns = e.mnt_ns;
+  req.source_dirfd = opt.source_root;
+  req.replace = true;
+  for (const std::string& target : e.files) {
+    auto it = sources_by_target().find(target);
+    if (it == sources_by_target().end()) continue;  // not a file this vprocd serves
+    req.files.push_back({it->second, target});
+  }
+  // Registered at createRuntime, the rootfs was a host path; once the
+  // container has pivoted, its root is "/" in its own namespace.
+  req.rootfs = before_pivot(e.pid) ? e.rootfs : "/";
+  std::vector<InjectOutcome> outcomes = inject_files(req);
+  for (const InjectOutcome& o : outcomes) {
+    if (o.status == InjectStatus::kMounted) {
+      ++rep.files;
+    } else if (!recorded(o)) {
+      rep.lines.push_back("container " + e.id + ": skipped " + o.target + ": " + o.reason);
+    }
+  }
+  ++rep.attached;
+  // Rewritten even when no file is recorded: the container stays registered.
+  record_outcomes(e, outcomes);
+  write_entry(opt.registry_dir, e);
+}
+
 }  // namespace
 
 ReattachReport reattach_registry(const ReattachOptions& opt) {
   ReattachReport rep;
   for (const std::string& id : registry_ids(opt.registry_dir)) {
-    RegistryEntry e;
-    try {
-      auto text = read_file_at(AT_FDCWD, entry_path(opt.registry_dir, id));
-      if (!text) continue;  // removed by a poststop hook meanwhile
-      e = parse_entry(*text);
-    } catch (const std::exception& ex) {
-      ++rep.skipped;
-      rep.lines.push_back("skipped registry record " + id + ": " + ex.what());
-      continue;
-    }
-    if (e.mountpoint != opt.mountpoint) {
-      ++rep.skipped;
-      continue;
-    }
-    if (!same_process(e.pid, e.pid_start_time, e.mnt_ns)) {
+    std::optional<RegistryEntry> e = read_record(opt, id, rep);
+    if (!e) continue;
+    if (!same_process(e->pid, e->pid_start_time, e->mnt_ns)) {
       // Gone, or the pid now names another process: forget it, touch nothing.
-      remove_entry(opt.registry_dir, e.id);
+      remove_entry(opt.registry_dir, e->id);
       ++rep.pruned;
-      rep.lines.push_back("pruned " + e.id + ": pid " + std::to_string(e.pid) +
+      rep.lines.push_back("pruned " + e->id + ": pid " + std::to_string(e->pid) +
                           " exited or was reused");
       continue;
     }
-    InjectRequest req;
-    req.pid = e.pid;
-    req.pid_start_time = e.pid_start_time;
-    req.mnt_ns = e.mnt_ns;
-    req.source_dirfd = opt.source_root;
-    req.replace = true;
-    std::vector<std::string> wanted;
-    for (const std::string& target : e.files) {
-      auto it = sources_by_target().find(target);
-      if (it == sources_by_target().end()) continue;  // not a file this vprocd serves
-      req.files.push_back({it->second, target});
-    }
     try {
-      // Registered at createRuntime, the rootfs was a host path; once the
-      // container has pivoted, its root is "/" in its own namespace.
-      req.rootfs = before_pivot(e.pid) ? e.rootfs : "/";
-      std::vector<InjectOutcome> outcomes = inject_files(req);
-      std::vector<std::string> files;
-      for (const InjectOutcome& o : outcomes) {
-        if (o.status == InjectStatus::kMounted) {
-          ++rep.files;
-          files.push_back(o.target);
-        } else if (o.reason == kAlreadyAttached) {
-          files.push_back(o.target);
-        } else {
-          rep.lines.push_back("container " + e.id + ": skipped " + o.target + ": " + o.reason);
-        }
-      }
-      ++rep.attached;
-      e.files = files;
-      e.attached_at = static_cast<std::int64_t>(std::time(nullptr));
-      write_entry(opt.registry_dir, e);
+      reattach_one(opt, *e, rep);
     } catch (const std::exception& ex) {
+      // One container of the registry: report it and go on with the next.
       ++rep.failed;
-      rep.lines.push_back("container " + e.id + " (pid " + std::to_string(e.pid) +
+      rep.lines.push_back("container " + e->id + " (pid " + std::to_string(e->pid) +
                           "): re-attach failed: " + ex.what());
     }
   }

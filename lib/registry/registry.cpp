@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
-#include <optional>
+#include <ctime>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "lib/base/io.h"
 #include "lib/base/sys_error.h"
@@ -15,6 +17,19 @@
 namespace vproc {
 
 using nlohmann::json;
+
+bool recorded(const InjectOutcome& o) {
+  return o.status == InjectStatus::kMounted || o.reason == kAlreadyAttached;
+}
+
+bool record_outcomes(RegistryEntry& e, const std::vector<InjectOutcome>& outcomes) {
+  e.files.clear();
+  for (const InjectOutcome& o : outcomes) {
+    if (recorded(o)) e.files.push_back(o.target);
+  }
+  e.attached_at = static_cast<std::int64_t>(std::time(nullptr));
+  return !e.files.empty();
+}
 
 std::string render_entry(const RegistryEntry& e) {
   json j = {{"version", 1},
@@ -55,7 +70,7 @@ RegistryEntry parse_entry(std::string_view text) {
   try {
     RegistryEntry e;
     e.id = j.at("id").get<std::string>();
-    e.pid = static_cast<int>(count_field(j, "pid", INT32_MAX));
+    e.pid = static_cast<int>(count_field(j, "pid", kMaxPid));
     if (e.pid == 0) throw InputError("registry entry: \"pid\" is 0");
     e.pid_start_time = count_field(j, "pid_start_time", UINT64_MAX);
     e.mnt_ns = count_field(j, "mnt_ns", UINT64_MAX);

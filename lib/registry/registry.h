@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/inject/mount_inject.h"
 #include "lib/proc/identity.h"
 
 namespace vproc {
@@ -27,6 +28,15 @@ struct RegistryEntry {
   std::vector<std::string> files;    // targets mounted, relative to the rootfs
   std::int64_t attached_at = 0;      // unix seconds
 };
+
+// The rule for what a record keeps of an injection: a file is recorded when
+// it now serves the container from this vprocd, i.e. it was mounted, or
+// replace mode found this vprocd's file already there (kAlreadyAttached).
+// Every other skip is left out (and is the caller's to report).
+bool recorded(const InjectOutcome& o);
+// Sets e.files to the recorded targets of `outcomes`, in order, and
+// e.attached_at to now. Returns whether any file was recorded.
+bool record_outcomes(RegistryEntry& e, const std::vector<InjectOutcome>& outcomes);
 
 std::string render_entry(const RegistryEntry& e);
 RegistryEntry parse_entry(std::string_view json);  // throws InputError

@@ -1,8 +1,10 @@
 // Planning: OCI state + config.json -> what to mount where (hook/plan.h).
 #include "hook/plan.h"
-#include "lib/registry/registry.h"
 
 #include <doctest/doctest.h>
+
+#include "lib/proc/identity.h"
+#include "lib/registry/registry.h"
 
 using namespace vproc;
 using namespace vproc::hook;
@@ -44,6 +46,10 @@ TEST_CASE("state: malformed input is a InputError with a clear message") {
   CHECK_THROWS_AS(parse_state(R"({"id":"x","pid":"12"})"), InputError);
   CHECK_THROWS_AS(parse_state(R"({"id":"x","pid":-3})"), InputError);
   CHECK_THROWS_AS(parse_state(R"({"id":"x","pid":1.5})"), InputError);
+  // The pid limit is kMaxPid (PID_MAX_LIMIT), the same as everywhere else.
+  CHECK(parse_state(R"({"id":"x","pid":4194304})").pid == kMaxPid);
+  CHECK_THROWS_WITH_AS(parse_state(R"({"id":"x","pid":4194305})"),
+                       "state: \"pid\" is not a valid pid", InputError);
   CHECK_THROWS_AS(parse_state(R"({"id":"x","pid":1,"annotations":[]})"), InputError);
   CHECK_THROWS_AS(parse_state(R"({"id":"x","pid":1,"annotations":{"k":1}})"), InputError);
 }
@@ -116,6 +122,9 @@ TEST_CASE("files list parsing") {
   CHECK(parse_files_list(" cpuinfo ,meminfo,,meminfo ") ==
         std::vector<std::string>{"meminfo", "cpuinfo"});
   CHECK(parse_files_list("online,diskstats,swaps,loadavg,uptime,stat").size() == 6);
+  // Items are trimmed of the same whitespace as everything else (lib/base/io.h trim).
+  CHECK(parse_files_list("\tonline\r\n,\vmeminfo") ==
+        std::vector<std::string>{"meminfo", "online"});
   CHECK_THROWS_WITH_AS(parse_files_list(""), "vproc.io/files: empty list", InputError);
   CHECK_THROWS_AS(parse_files_list(" , "), InputError);
   CHECK_THROWS_AS(parse_files_list("meminfo,../../etc/shadow"), InputError);

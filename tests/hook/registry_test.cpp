@@ -2,11 +2,17 @@
 #include "lib/registry/registry.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <filesystem>
+#include <fstream>
 
 #include "hook/plan.h"
+#include "lib/base/io.h"
+#include "lib/proc/identity.h"
 
 using namespace vproc;
 using namespace vproc::hook;
@@ -50,6 +56,10 @@ TEST_CASE("registry entry round-trips") {
   CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":-5,)" + rest), InputError);
   CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":0,)" + rest), InputError);
   CHECK(parse_entry(R"({"id":"c1","pid":7,)" + rest).pid == 7);
+  // The pid limit is kMaxPid, as in the hook's state and the runtimes' files.
+  CHECK(parse_entry(R"({"id":"c1","pid":4194304,)" + rest).pid == kMaxPid);
+  CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":4194305,)" + rest), InputError);
+  CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":2147483647,)" + rest), InputError);
 }
 
 TEST_CASE("registry paths refuse bad ids; write is atomic and removable") {
@@ -71,4 +81,90 @@ TEST_CASE("registry paths refuse bad ids; write is atomic and removable") {
   CHECK(remove_entry(dir.string(), "c2"));
   CHECK_FALSE(remove_entry(dir.string(), "c2"));
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("record_outcomes: mounted and already-attached files are recorded, other skips not") {
+  RegistryEntry e;
+  e.files = {"proc/stale"};  // replaced, not merged
+  std::vector<InjectOutcome> outcomes = {
+      {"proc/meminfo", InjectStatus::kMounted, "", false},
+      {"proc/cpuinfo", InjectStatus::kSkipped, kAlreadyAttached, false},
+      {"proc/stat", InjectStatus::kSkipped, "target is a symlink", false},
+      {"proc/uptime", InjectStatus::kMounted, "", true},
+  };
+  std::int64_t before = static_cast<std::int64_t>(std::time(nullptr));
+  CHECK(record_outcomes(e, outcomes));
+  CHECK(e.files == std::vector<std::string>{"proc/meminfo", "proc/cpuinfo", "proc/uptime"});
+  CHECK(e.attached_at >= before);
+  CHECK(recorded(outcomes[0]));
+  CHECK(recorded(outcomes[1]));
+  CHECK_FALSE(recorded(outcomes[2]));
+
+  // Nothing that serves the container: nothing recorded, and the caller is told.
+  RegistryEntry none;
+  CHECK_FALSE(
+      record_outcomes(none, {{"proc/stat", InjectStatus::kSkipped, "shared mount", false}}));
+  CHECK(none.files.empty());
+  CHECK_FALSE(record_outcomes(none, {}));
+}
+
+namespace {
+
+// A proc root with one process: <pid>/stat and <pid>/ns/mnt (a plain file
+// standing in for the namespace link; its inode is what identity reads).
+struct FixtureProc {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("vproc-identity-test-" + std::to_string(::getpid()));
+  UniqueFd fd;
+
+  FixtureProc() {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    fd = open_at(AT_FDCWD, dir.string(), O_PATH | O_DIRECTORY);
+  }
+  ~FixtureProc() { std::filesystem::remove_all(dir); }
+
+  std::uint64_t add(int pid, const std::string& stat) {
+    std::filesystem::create_directories(dir / std::to_string(pid) / "ns");
+    std::ofstream(dir / std::to_string(pid) / "stat") << stat;
+    std::ofstream(dir / std::to_string(pid) / "ns" / "mnt") << "";
+    struct stat st {};
+    REQUIRE(::stat((dir / std::to_string(pid) / "ns" / "mnt").c_str(), &st) == 0);
+    return st.st_ino;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("identity reads a proc root fd: start time, namespace, same_process") {
+  FixtureProc proc;
+  std::uint64_t ns =
+      proc.add(4242, "4242 (sh (x)) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0\n");
+  const int root = proc.fd.get();
+  CHECK(process_start_time(4242, root) == 777u);
+  CHECK(mount_ns_inode(4242, root) == ns);
+  auto who = identify(4242, root);
+  REQUIRE(who.has_value());
+  CHECK(who->start_time == 777u);
+  CHECK(who->mnt_ns == ns);
+  CHECK(same_process(4242, 777, ns, root));
+  CHECK(same_process(4242, 777, 0, root));  // 0: any namespace
+  CHECK_FALSE(same_process(4242, 778, ns, root));
+  CHECK_FALSE(same_process(4242, 777, ns + 1, root));
+
+  // Gone, or out of range: absent, not an error.
+  CHECK_FALSE(process_start_time(4243, root).has_value());
+  CHECK_FALSE(identify(4243, root).has_value());
+  CHECK_FALSE(same_process(4243, 777, 0, root));
+  CHECK_FALSE(process_start_time(0, root).has_value());
+  CHECK_FALSE(process_start_time(static_cast<int>(kMaxPid) + 1, root).has_value());
+  CHECK(init_mount_ns(root) == 0);  // no pid 1 in this tree
+  std::uint64_t init_ns = proc.add(1, "1 (init) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0\n");
+  CHECK(init_mount_ns(root) == init_ns);
+
+  // A stat line the kernel never writes: an error, and "not the same" for same_process.
+  proc.add(99, "99 (broken) S 1 2 3\n");
+  CHECK_THROWS_AS(process_start_time(99, root), SysError);
+  CHECK_THROWS_AS(identify(99, root), SysError);
+  CHECK_FALSE(same_process(99, 0, 0, root));
 }

@@ -10,6 +10,7 @@
 
 #include "hook/attach_cmd.h"
 #include "hook/plan.h"
+#include "lib/proc/identity.h"
 
 using namespace vproc;
 using namespace vproc::hook;
@@ -87,6 +88,7 @@ TEST_CASE("runc labels: the last bundle label is runc's own; values may hold '='
 
 TEST_CASE("runc state.json: malformed input names the file and the field") {
   const std::string p = "/run/runc/x/state.json";
+  CHECK(parse_runc_state(runc_state("\"init_process_pid\":4194304"), "x", p).pid == kMaxPid);
   CHECK_THROWS_WITH_AS(parse_runc_state("", "x", p), "/run/runc/x/state.json: empty file",
                        InputError);
   CHECK_THROWS_WITH_AS(parse_runc_state("{\"init_process_pid\":", "x", p),

@@ -1,9 +1,19 @@
 // Tier 1: parsers and renderers on string literals and structs.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "lib/base/io.h"
 #include "lib/base/sys_error.h"
 #include "lib/core/parse.h"
 #include "lib/core/render.h"
+#include "lib/core/text.h"
 
 using namespace vproc::core;
 
@@ -37,8 +47,8 @@ TEST_CASE("limits: max, -1 and v1's huge value mean no limit") {
 }
 
 TEST_CASE("/proc/<pid>/cgroup: v1 controllers, named hierarchies, the v2 line") {
-  auto pc = parse_proc_cgroup(
-      "12:pids:/a\n4:cpu,cpuacct:/b/c\n1:name=systemd:/x\n0::/u\n", "cgroup");
+  auto pc =
+      parse_proc_cgroup("12:pids:/a\n4:cpu,cpuacct:/b/c\n1:name=systemd:/x\n0::/u\n", "cgroup");
   CHECK(pc.v1.at("pids") == "/a");
   CHECK(pc.v1.at("cpu") == "/b/c");
   CHECK(pc.v1.at("cpuacct") == "/b/c");
@@ -48,12 +58,99 @@ TEST_CASE("/proc/<pid>/cgroup: v1 controllers, named hierarchies, the v2 line") 
 }
 
 TEST_CASE("/proc/<pid>/stat: a command name with spaces and parentheses") {
-  auto s = parse_pid_stat(
-      "42 (a) b (c)) R 7 42 42 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 12345 0 0", "stat");
+  auto s =
+      parse_pid_stat("42 (a) b (c)) R 7 42 42 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 12345 0 0", "stat");
   CHECK(s.state == 'R');
   CHECK(s.ppid == 7);
   CHECK(s.starttime == 12345);
   CHECK_THROWS_AS(parse_pid_stat("42 (a) R 1", "stat"), vproc::SysError);
+  // try_parse_pid_stat is the same parser without the exception.
+  auto t = try_parse_pid_stat("1 (init) S -1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99\n");
+  REQUIRE(t.has_value());
+  CHECK(t->state == 'S');
+  CHECK(t->ppid == 0);  // negative: none
+  CHECK(t->starttime == 99);
+  CHECK_FALSE(try_parse_pid_stat("no parenthesis 1 2 3").has_value());
+  CHECK_FALSE(try_parse_pid_stat("1 (x) SS 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99").has_value());
+  CHECK_FALSE(try_parse_pid_stat("1 (x) S p 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99").has_value());
+  CHECK_FALSE(try_parse_pid_stat("1 (x) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 9x").has_value());
+  // Tabs separate fields like spaces (one tokenizer, one whitespace set).
+  CHECK(try_parse_pid_stat("1 (x)\tS 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0\t7")->starttime == 7);
+}
+
+TEST_CASE("tokenizer: pieces, lines, whitespace tokens") {
+  using V = std::vector<std::string_view>;
+  CHECK(split("a,,b,", ',') == V{"a", "", "b"});
+  CHECK(split(",a", ',') == V{"", "a"});
+  CHECK(split("", ',').empty());
+  V lines;
+  for_each_line("one\n\nthree\n", [&](std::string_view l) { lines.push_back(l); });
+  CHECK(lines == V{"one", "", "three"});
+  CHECK(split_ws(" a\tb\r\n c\v\fd  ") == V{"a", "b", "c", "d"});
+  CHECK(split_ws(" \t\n").empty());
+  std::string_view rest = "  key   42 kB";
+  CHECK(next_token(&rest) == "key");
+  CHECK(next_token(&rest) == "42");
+  CHECK(next_token(&rest) == "kB");
+  CHECK(next_token(&rest).empty());
+  // trim() strips exactly the tokenizer's whitespace.
+  CHECK(vproc::trim("\r\n\t x y \v\f") == "x y");
+  CHECK(vproc::parse_u64(" 12\r\n") == 12u);
+}
+
+namespace {
+
+std::filesystem::path scratch_file(const char* name, off_t size) {
+  auto p = std::filesystem::temp_directory_path() /
+           (std::string(name) + "-" + std::to_string(::getpid()));
+  std::ofstream(p).close();
+  std::filesystem::resize_file(p, static_cast<uintmax_t>(size));  // sparse: cheap
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("the whole-file reader: one limit, EFBIG above it") {
+  auto at = scratch_file("vproc-reader-at-limit", static_cast<off_t>(vproc::kMaxFileSize));
+  auto over = scratch_file("vproc-reader-over-limit", static_cast<off_t>(vproc::kMaxFileSize) + 1);
+  auto text = vproc::read_file_at(AT_FDCWD, at.string());
+  REQUIRE(text.has_value());
+  CHECK(text->size() == vproc::kMaxFileSize);
+  try {
+    vproc::read_file_at(AT_FDCWD, over.string());
+    FAIL("a file over the limit was read");
+  } catch (const vproc::SysError& e) {
+    CHECK(e.err() == EFBIG);
+  }
+  vproc::UniqueFd fd = vproc::open_at(AT_FDCWD, over.string(), O_RDONLY);
+  std::string out;
+  errno = 0;
+  CHECK_FALSE(vproc::pread_file(fd.get(), out));
+  CHECK(errno == EFBIG);
+  std::filesystem::remove(at);
+  std::filesystem::remove(over);
+  CHECK_FALSE(vproc::read_file_at(AT_FDCWD, at.string()).has_value());
+}
+
+TEST_CASE("the whole-file reader: a short read is not the end of a seq_file") {
+  // /proc/self/maps hands out at most a page per read; with a few hundred
+  // mappings it is several pages long, and the last mapping made is in it.
+  std::vector<void*> maps;
+  for (int i = 0; i < 300; ++i) {
+    // Alternating protections keep neighbours from merging into one line.
+    void* m = ::mmap(nullptr, 4096, i % 2 ? PROT_READ : PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(m != MAP_FAILED);
+    maps.push_back(m);
+  }
+  char last[32];
+  std::snprintf(last, sizeof last, "%lx-", reinterpret_cast<unsigned long>(maps.back()));
+  auto text = vproc::read_file_at(AT_FDCWD, "/proc/self/maps");
+  for (void* m : maps) ::munmap(m, 4096);
+  REQUIRE(text.has_value());
+  CHECK(text->size() > 3 * 4096);
+  CHECK(text->find(last) != std::string::npos);
+  CHECK(text->back() == '\n');
 }
 
 TEST_CASE("v1 memory.stat maps exact hierarchical keys, never prefixes") {
@@ -95,8 +192,8 @@ TEST_CASE("visible CPUs: cpuset ids, quota view takes the first ceil(quota/perio
   l.quota = CpuQuota{800000, 100000};  // more than the cpuset: never more than the cpuset
   CHECK(visible_cpus(host, l, CpuView::kQuota) == std::vector<int>{1, 3});
   // No online CPU at all (never on a real kernel; found by the fuzzer): none.
-  CHECK(visible_cpus({}, CpuLimits{std::nullopt, CpuQuota{100000, 100000}}, CpuView::kQuota)
-            .empty());
+  CHECK(
+      visible_cpus({}, CpuLimits{std::nullopt, CpuQuota{100000, 100000}}, CpuView::kQuota).empty());
   l.cpuset = std::vector<int>{7};  // offline only: fall back to the host's
   l.quota.reset();
   CHECK(visible_cpus(host, l, CpuView::kQuota) == host);
@@ -174,7 +271,8 @@ TEST_CASE("meminfo: limit, usage, clamps and exact replacement") {
 
 TEST_CASE("swaps agrees with meminfo") {
   const std::string host_mem = "MemTotal: 8000000 kB\nSwapTotal: 2000000 kB\nSwapFree: 1 kB\n";
-  const std::string host_swaps = "Filename\tType\tSize\tUsed\tPriority\n/swapfile file 2000000 0 -2\n";
+  const std::string host_swaps =
+      "Filename\tType\tSize\tUsed\tPriority\n/swapfile file 2000000 0 -2\n";
   MemoryReadings m;
   CHECK(render_swaps(host_swaps, host_mem, m) == host_swaps);
   m.max = 1ULL << 30;
@@ -189,15 +287,17 @@ TEST_CASE("swaps agrees with meminfo") {
 }
 
 TEST_CASE("cpuinfo keeps the visible CPUs' blocks with their ids") {
-  std::string host = "processor\t: 0\nx\t: a\n\nprocessor\t: 1\nx\t: b\n\nprocessor\t: 2\nx\t: c\n\n";
+  std::string host =
+      "processor\t: 0\nx\t: a\n\nprocessor\t: 1\nx\t: b\n\nprocessor\t: 2\nx\t: c\n\n";
   CHECK(render_cpuinfo(host, {1}) == "processor\t: 1\nx\t: b\n\n");
   CHECK(render_cpuinfo(host, {0, 2}) == "processor\t: 0\nx\t: a\n\nprocessor\t: 2\nx\t: c\n\n");
   CHECK(render_online({0, 2, 3}) == "0,2-3\n");
 }
 
 TEST_CASE("diskstats: cgroup counters, zeros for untouched devices, never back") {
-  std::string host = "   8       0 sda 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21\n"
-                     "   7       0 loop0 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1\n";
+  std::string host =
+      "   8       0 sda 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21\n"
+      "   7       0 loop0 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1\n";
   CounterState st;
   IoReadings io;
   io["8:0"] = IoStat{1024, 2048, 3, 4, 512, 1};
