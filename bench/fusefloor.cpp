@@ -13,11 +13,8 @@
 //
 //   fusefloor MOUNTPOINT [--io-uring]   foreground; SIGTERM/SIGINT unmount and exit
 #define FUSE_USE_VERSION 312
-#include <fuse3/fuse_lowlevel.h>
-
-#include "fsd/fuse/uring.h"
-
 #include <fcntl.h>
+#include <fuse3/fuse_lowlevel.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +23,8 @@
 #include <cstring>
 #include <memory>
 #include <string>
+
+#include "fsd/fuse/uring.h"
 
 namespace {
 

@@ -141,17 +141,28 @@ Args parse(int argc, char** argv, int first) {
       }
       return argv[++i];
     };
-    if (k == "--cg") a.cg = val();
-    else if (k == "--cgroot") g_cgroot = val();
-    else if (k == "--iters") a.iters = std::stol(val());
-    else if (k == "--warmup") a.warmup = std::stol(val());
-    else if (k == "--batch") a.batch = std::stol(val());
-    else if (k == "--procs") a.procs = std::stol(val());
-    else if (k == "--secs") a.secs = std::stod(val());
-    else if (k == "--period-ms") a.period_ms = std::stol(val());
-    else if (k == "--file") a.file = val();
-    else if (k == "--once") a.once = val();
-    else a.files.push_back(k);
+    if (k == "--cg")
+      a.cg = val();
+    else if (k == "--cgroot")
+      g_cgroot = val();
+    else if (k == "--iters")
+      a.iters = std::stol(val());
+    else if (k == "--warmup")
+      a.warmup = std::stol(val());
+    else if (k == "--batch")
+      a.batch = std::stol(val());
+    else if (k == "--procs")
+      a.procs = std::stol(val());
+    else if (k == "--secs")
+      a.secs = std::stod(val());
+    else if (k == "--period-ms")
+      a.period_ms = std::stol(val());
+    else if (k == "--file")
+      a.file = val();
+    else if (k == "--once")
+      a.once = val();
+    else
+      a.files.push_back(k);
   }
   return a;
 }
@@ -226,9 +237,11 @@ int cmd_tput(const Args& a) {
       (void)!read(go[0], &c, 1);  // barrier: returns 0 when the parent closes go[1]
       int64_t end = now_ns() + static_cast<int64_t>(a.secs * 1e9);
       int64_t counts[2] = {0, 0};  // reads, errors
-      while (now_ns() < end) {  // clock_gettime is a vDSO call: checking every read is free
-        if (read_once(path, buf.data()) < 0) ++counts[1];
-        else ++counts[0];
+      while (now_ns() < end) {     // clock_gettime is a vDSO call: checking every read is free
+        if (read_once(path, buf.data()) < 0)
+          ++counts[1];
+        else
+          ++counts[0];
       }
       (void)!write(res[1], counts, sizeof counts);
       _exit(0);
@@ -256,7 +269,7 @@ void on_usr1(int) { g_quiet = 1; }
 int cmd_scale(const Args& a) {
   int ready[2];
   if (pipe2(ready, O_CLOEXEC) != 0) die("pipe");
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_usr1;
   sigaction(SIGUSR1, &sa, nullptr);  // inherited by the children; handler, not flag, so
                                      // nanosleep returns early with EINTR

@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "lib/inject/mount_inject.h"
 #include "hook/plan.h"
+#include "lib/inject/mount_inject.h"
 
 namespace vproc::hook {
 

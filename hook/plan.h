@@ -22,7 +22,6 @@
 
 namespace vproc::hook {
 
-
 // What an absent vproc.io/enable means. opt-out (the default): inject; the
 // runtime's registration decides which containers run the hook (hooks.d
 // "when"), and "false" opts one out. opt-in: skip, so that the hook can sit in

@@ -1,9 +1,9 @@
 // Open files: id (the FUSE file handle, fi->fh) -> the content rendered at
 // open, the kind of file it is, and whether it was read yet (a read at offset
 // 0 of a handle already read renders again: procps keeps /proc/meminfo and
-// /proc/stat open and re-reads them from 0 for every refresh). Ids count up from 1 and are never given out twice, so a late READ or
-// RELEASE of a closed handle finds nothing rather than another reader's file.
-// Thread-safe: every FUSE worker thread uses it.
+// /proc/stat open and re-reads them from 0 for every refresh). Ids count up from 1 and are never
+// given out twice, so a late READ or RELEASE of a closed handle finds nothing rather than another
+// reader's file. Thread-safe: every FUSE worker thread uses it.
 #pragma once
 
 #include <cstddef>

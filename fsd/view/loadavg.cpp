@@ -39,7 +39,9 @@ LoadTracker::~LoadTracker() {
   if (thread_.joinable()) thread_.join();
 }
 
-void LoadTracker::start() { thread_ = std::thread([this] { loop(); }); }
+void LoadTracker::start() {
+  thread_ = std::thread([this] { loop(); });
+}
 
 LoadTracker::Count LoadTracker::count(const cgroup::Place& place) const {
   Count c;
@@ -206,8 +208,7 @@ void LoadTracker::sample_all() {
     auto it = entries_.find(place.key());
     if (it == entries_.end()) continue;
     for (size_t i = 0; i < 3; ++i) {
-      it->second.avg[i] =
-          core::calc_load(it->second.avg[i], core::kLoadExp[i], n * core::kFixed1);
+      it->second.avg[i] = core::calc_load(it->second.avg[i], core::kLoadExp[i], n * core::kFixed1);
     }
   }
 }

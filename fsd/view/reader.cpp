@@ -109,8 +109,13 @@ Reader ReaderResolver::resolve(pid_t pid, const cgroup::Layout& layout) const {
   if (FdCache::kernel_generated(cgroup_fd.get())) {
     std::lock_guard<std::mutex> lock(mu_);
     if (known_.size() >= kMaxKnown) known_.clear();  // rebuilt on the next reads
-    known_[pid] = Known{std::make_shared<UniqueFd>(std::move(cgroup_fd)), text, r.cgroups,
-                        r.host_pidns, r.init_pid, r.init_start, r.pidns};
+    known_[pid] = Known{std::make_shared<UniqueFd>(std::move(cgroup_fd)),
+                        text,
+                        r.cgroups,
+                        r.host_pidns,
+                        r.init_pid,
+                        r.init_start,
+                        r.pidns};
   }
   return r;
 }

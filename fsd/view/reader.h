@@ -24,7 +24,7 @@ struct Reader {
   std::shared_ptr<const cgroup::ReaderCgroups> cgroups;  // never null
   bool host_pidns = true;
   pid_t init_pid = 1;
-  uint64_t init_start = 0;  // ticks after boot
+  uint64_t init_start = 0;          // ticks after boot
   std::shared_ptr<UniqueFd> pidns;  // the reader's pid namespace, when not the host's
   // Identifies the container for counter state: a new init is a new container.
   std::string container_key() const;

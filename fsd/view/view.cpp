@@ -105,9 +105,8 @@ std::string ViewService::render(FileKind kind, pid_t pid) {
   };
   auto times = [&](const std::vector<int>& vis, uint64_t age) {
     core::CpuReadings usage = cg.cpuacct ? cgroups_.cpu_usage(*cg.cpuacct) : core::CpuReadings{};
-    return with_state(cpu_key(), [&](core::CounterState& st) {
-      return core::cpu_times(usage, vis, age, st);
-    });
+    return with_state(cpu_key(),
+                      [&](core::CounterState& st) { return core::cpu_times(usage, vis, age, st); });
   };
   // The host's own version of the file being rendered.
   auto own = [&] { return host(served_file(kind).host); };
@@ -147,9 +146,8 @@ std::string ViewService::render(FileKind kind, pid_t pid) {
       if (!cg.io || cg.io->is_root()) return hd;
       core::IoReadings io = cgroups_.io(*cg.io);
       std::string key = cg.io->key() + "|" + r.container_key();
-      return with_state(key, [&](core::CounterState& st) {
-        return core::render_diskstats(hd, io, st);
-      });
+      return with_state(key,
+                        [&](core::CounterState& st) { return core::render_diskstats(hd, io, st); });
     }
     case FileKind::kLoadavg: {
       if (!load_ || !cg.cpu || cg.cpu->is_root()) return own();

@@ -11,12 +11,12 @@
 #include <string>
 #include <unordered_map>
 
-#include "lib/base/unique_fd.h"
-#include "lib/files/files.h"
-#include "lib/cgroup/cgroup_reader.h"
-#include "lib/core/readings.h"
 #include "fsd/view/loadavg.h"
 #include "fsd/view/reader.h"
+#include "lib/base/unique_fd.h"
+#include "lib/cgroup/cgroup_reader.h"
+#include "lib/core/readings.h"
+#include "lib/files/files.h"
 
 namespace vproc::view {
 

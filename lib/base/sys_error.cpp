@@ -20,8 +20,7 @@ SysError::SysError(std::string what, const std::string& where, int err)
 SysError::SysError(const std::string& what, const std::string& where, const std::string& detail)
     : std::runtime_error(join(what, where, detail)), err_(EINVAL) {}
 
-SysError::SysError(int err, const std::string& message)
-    : std::runtime_error(message), err_(err) {}
+SysError::SysError(int err, const std::string& message) : std::runtime_error(message), err_(err) {}
 
 InputError::InputError(const std::string& message) : SysError(EINVAL, message) {}
 

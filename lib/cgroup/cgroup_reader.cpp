@@ -178,8 +178,8 @@ core::MemoryReadings CgroupReader::memory(const Place& p) const {
   } else {
     core::KeyedValues v1;
     if (stat) {
-      v1 = core::parse_flat_keyed(*stat, rel(p, p.path, "memory.stat"),
-                                  core::v1_memory_stat_keys());
+      v1 =
+          core::parse_flat_keyed(*stat, rel(p, p.path, "memory.stat"), core::v1_memory_stat_keys());
     }
     // The kernel's own minimum over the ancestors (hierarchical_*_limit in
     // memory.stat) saves reading a limit file per ancestor; without it (or in

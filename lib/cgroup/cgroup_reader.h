@@ -79,8 +79,7 @@ class CgroupReader {
   // Smallest value of a limit file over the path and its ancestors (the
   // hierarchy's root excepted: it has no limits).
   template <typename T, typename Parse, typename Less>
-  std::optional<T> tightest(const Place& p, const std::string& file, Parse parse,
-                            Less less) const;
+  std::optional<T> tightest(const Place& p, const std::string& file, Parse parse, Less less) const;
 
   UniqueFd root_;
   Layout layout_;

@@ -65,8 +65,8 @@ struct CpuTimes {
   uint64_t user = 0, system = 0, idle = 0;  // ticks
 };
 struct CounterState {
-  std::map<int, CpuTimes> cpu;                              // by CPU id
-  std::map<std::string, std::array<uint64_t, 6>> disk;      // by "MAJ:MIN"
+  std::map<int, CpuTimes> cpu;                          // by CPU id
+  std::map<std::string, std::array<uint64_t, 6>> disk;  // by "MAJ:MIN"
   uint64_t uptime_ticks = 0;
 };
 

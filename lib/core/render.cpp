@@ -58,9 +58,12 @@ struct HostMemory {
 HostMemory host_memory(std::string_view host_meminfo) {
   HostMemory h;
   scan_meminfo(host_meminfo, "meminfo", [&](std::string_view key, uint64_t value, bool) {
-    if (key == "MemTotal") h.mem_total_kb = value;
-    else if (key == "SwapTotal") h.swap_total_kb = value;
-    else if (key == "SwapFree") h.swap_free_kb = value;
+    if (key == "MemTotal")
+      h.mem_total_kb = value;
+    else if (key == "SwapTotal")
+      h.swap_total_kb = value;
+    else if (key == "SwapFree")
+      h.swap_free_kb = value;
   });
   return h;
 }
@@ -302,13 +305,13 @@ std::string render_diskstats(std::string_view host_diskstats, const IoReadings& 
     std::string dev = std::string(toks[0]) + ":" + std::string(toks[1]);
     IoStat s;
     if (auto it = io.find(dev); it != io.end()) s = it->second;
-    std::array<uint64_t, 6> now = {s.rios, s.rbytes / 512, s.wios, s.wbytes / 512, s.dios,
-                                   s.dbytes / 512};
+    std::array<uint64_t, 6> now = {s.rios,         s.rbytes / 512, s.wios,
+                                   s.wbytes / 512, s.dios,         s.dbytes / 512};
     auto& last = state.disk[dev];
     for (size_t i = 0; i < now.size(); ++i) now[i] = std::max(now[i], last[i]);
     last = now;
     // Field positions (1-based after the name) of the counters a cgroup has.
-    std::map<size_t, uint64_t> at = {{1, now[0]}, {3, now[1]}, {5, now[2]},
+    std::map<size_t, uint64_t> at = {{1, now[0]}, {3, now[1]},  {5, now[2]},
                                      {7, now[3]}, {12, now[4]}, {14, now[5]}};
     char head[96];
     std::snprintf(head, sizeof head, "%4.*s %7.*s %.*s", static_cast<int>(toks[0].size()),

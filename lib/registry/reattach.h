@@ -28,11 +28,11 @@ struct ReattachOptions {
 };
 
 struct ReattachReport {
-  int attached = 0;  // containers that now use source_root's files
-  int pruned = 0;    // entries removed: process gone or pid reused
-  int failed = 0;    // alive, but re-attaching failed (kept for the next pass)
-  int skipped = 0;   // entries for another mountpoint, or unreadable records
-  int files = 0;     // files mounted or replaced
+  int attached = 0;                // containers that now use source_root's files
+  int pruned = 0;                  // entries removed: process gone or pid reused
+  int failed = 0;                  // alive, but re-attaching failed (kept for the next pass)
+  int skipped = 0;                 // entries for another mountpoint, or unreadable records
+  int files = 0;                   // files mounted or replaced
   std::vector<std::string> lines;  // one per container that was not simply re-attached
 };
 

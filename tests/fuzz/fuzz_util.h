@@ -61,5 +61,4 @@ bool rejected(F&& f) {
 
 }  // namespace vproc::fuzz
 
-#define FUZZ_CHECK(cond) \
-  ((cond) ? (void)0 : ::vproc::fuzz::check_failed(#cond, __FILE__, __LINE__))
+#define FUZZ_CHECK(cond) ((cond) ? (void)0 : ::vproc::fuzz::check_failed(#cond, __FILE__, __LINE__))

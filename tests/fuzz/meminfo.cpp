@@ -18,8 +18,11 @@ MemoryReadings readings(std::optional<uint64_t> max, uint64_t current,
   m.current = current;
   m.swap_max = swap_max;
   m.swap_current = 64ULL << 20;
-  m.stat = {{"anon", 100ULL << 20}, {"file", 50ULL << 20}, {"active_file", 20ULL << 20},
-            {"inactive_file", 30ULL << 20}, {"slab_reclaimable", 1ULL << 20}};
+  m.stat = {{"anon", 100ULL << 20},
+            {"file", 50ULL << 20},
+            {"active_file", 20ULL << 20},
+            {"inactive_file", 30ULL << 20},
+            {"slab_reclaimable", 1ULL << 20}};
   return m;
 }
 

@@ -22,8 +22,8 @@ void check_plan(const hook::Plan& plan) {
   FUZZ_CHECK(r == "/" || r.back() != '/');
   FUZZ_CHECK(r.find("//") == std::string::npos);
   FUZZ_CHECK(r.find("/../") == std::string::npos && r.find("/./") == std::string::npos);
-  FUZZ_CHECK(r.size() < 3 || (r.compare(r.size() - 3, 3, "/..") != 0 &&
-                              r.compare(r.size() - 2, 2, "/.") != 0));
+  FUZZ_CHECK(r.size() < 3 ||
+             (r.compare(r.size() - 3, 3, "/..") != 0 && r.compare(r.size() - 2, 2, "/.") != 0));
   FUZZ_CHECK(!plan.files.empty() && plan.files.size() <= injectable_files().size());
   for (const auto& f : plan.files) {
     FUZZ_CHECK(f.source.rfind(std::string(kMountpoint) + "/", 0) == 0);

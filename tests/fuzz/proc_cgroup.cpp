@@ -44,8 +44,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (pc.unified) check_path(*pc.unified);
 
   cgroup::Layout v1;
-  v1.v1_dir = {{"memory", "memory"}, {"cpu", "cpu,cpuacct"}, {"cpuacct", "cpu,cpuacct"},
-               {"cpuset", "cpuset"}, {"blkio", "blkio"}};
+  v1.v1_dir = {{"memory", "memory"},
+               {"cpu", "cpu,cpuacct"},
+               {"cpuacct", "cpu,cpuacct"},
+               {"cpuset", "cpuset"},
+               {"blkio", "blkio"}};
   cgroup::Layout v2;
   v2.unified_dir = "";
   cgroup::Layout hybrid = v1;

@@ -8,11 +8,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "fsd/view/view.h"
 #include "lib/base/io.h"
 #include "lib/base/sys_error.h"
 #include "lib/cgroup/cgroup_reader.h"
 #include "lib/core/parse.h"
-#include "fsd/view/view.h"
 
 using namespace vproc;
 using view::FileKind;
@@ -54,8 +54,8 @@ std::vector<std::string> lines_starting(const std::string& text, const std::stri
   return out;
 }
 
-const FileKind kTwinKinds[] = {FileKind::kMeminfo, FileKind::kCpuinfo,   FileKind::kStat,
-                               FileKind::kUptime,  FileKind::kSwaps,     FileKind::kDiskstats,
+const FileKind kTwinKinds[] = {FileKind::kMeminfo, FileKind::kCpuinfo, FileKind::kStat,
+                               FileKind::kUptime,  FileKind::kSwaps,   FileKind::kDiskstats,
                                FileKind::kOnline,  FileKind::kLoadavg};
 
 }  // namespace
@@ -218,8 +218,8 @@ TEST_CASE("golden files: every file a limited reader sees (v2)") {
   const bool update = std::getenv("VPROC_UPDATE_GOLDEN") != nullptr;
   auto s = service("v2");
   const std::pair<FileKind, const char*> files[] = {
-      {FileKind::kMeminfo, "meminfo"}, {FileKind::kCpuinfo, "cpuinfo"},
-      {FileKind::kStat, "stat"},       {FileKind::kSwaps, "swaps"},
+      {FileKind::kMeminfo, "meminfo"},     {FileKind::kCpuinfo, "cpuinfo"},
+      {FileKind::kStat, "stat"},           {FileKind::kSwaps, "swaps"},
       {FileKind::kDiskstats, "diskstats"}, {FileKind::kOnline, "online"}};
   for (const auto& [kind, name] : files) {
     std::string path = kFixtures + "/golden/limited." + name;

@@ -1,5 +1,7 @@
 // The seccomp allow-list refuses what vprocd never needs. The filter is
 // loaded in a forked child so the test process stays unconfined.
+#include "fsd/sandbox.h"
+
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
@@ -13,7 +15,6 @@
 
 #include "lib/base/io.h"
 #include "lib/cgroup/cgroupstats.h"
-#include "fsd/sandbox.h"
 
 namespace {
 

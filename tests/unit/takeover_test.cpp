@@ -2,7 +2,6 @@
 // running vprocd, and the identity check that keeps it from signalling a
 // process that merely inherited the pid.
 #include "fsd/takeover.h"
-#include "lib/registry/registry.h"
 
 #include <doctest/doctest.h>
 #include <signal.h>
@@ -11,6 +10,8 @@
 
 #include <filesystem>
 #include <fstream>
+
+#include "lib/registry/registry.h"
 
 namespace fs = std::filesystem;
 
@@ -25,9 +26,7 @@ struct TempDir {
   ~TempDir() { fs::remove_all(path); }
 };
 
-void write_text(const fs::path& p, const std::string& text) {
-  std::ofstream(p) << text;
-}
+void write_text(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
 
 }  // namespace
 
@@ -44,8 +43,8 @@ TEST_CASE("pid record: written for this process, read back") {
 TEST_CASE("pid record: malformed or absent records are no record") {
   TempDir d;
   CHECK_FALSE(vproc::read_pid_record(d.path.string()).has_value());
-  const char* bad[] = {"", "12", "12 34", "x 34 /mp", "0 34 /mp", "12 y /mp",
-                       "99999999999 1 /mp", "-3 4 /mp"};
+  const char* bad[] = {
+      "", "12", "12 34", "x 34 /mp", "0 34 /mp", "12 y /mp", "99999999999 1 /mp", "-3 4 /mp"};
   for (const char* text : bad) {
     CAPTURE(text);
     write_text(d.path / "vprocd.pid", text);
