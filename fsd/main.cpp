@@ -191,6 +191,7 @@ vproc::view::Options view_options(const Config& cfg) {
   opts.cpu_view =
       cfg.cpu_view == "cpuset" ? vproc::core::CpuView::kCpuset : vproc::core::CpuView::kQuota;
   opts.loadavg = !cfg.no_loadavg;
+  opts.registry_dir = cfg.registry_dir;
   return opts;
 }
 

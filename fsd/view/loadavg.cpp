@@ -172,12 +172,30 @@ int LoadTracker::active_netlink(int top, unsigned& active) const {
   return 0;
 }
 
+void LoadTracker::follow(const cgroup::Place& place) {
+  const std::string key = place.key();
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(key);
+    if (it != entries_.end()) {
+      it->second.last_read = now;
+      return;
+    }
+    if (entries_.size() >= kMaxTracked) return;
+  }
+  Entry e{place, {}, now, make_probe(place)};
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_.emplace(key, std::move(e));
+}
+
 void LoadTracker::loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     cv_.wait_for(lock, interval_, [this] { return stop_; });
     if (stop_) break;
     lock.unlock();
+    if (before_sample_) before_sample_();
     sample_all();
     lock.lock();
   }

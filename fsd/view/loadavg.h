@@ -2,8 +2,9 @@
 // every 5 s, count the active tasks of the cgroup and its descendants and fold
 // the count into 1/5/15-minute exponential averages.
 //
-// Only cgroups whose loadavg was read in the last 10 minutes are sampled, so
-// the cost grows with those containers, not with the host. A v1 cgroup on the
+// Only cgroups whose loadavg was read in the last 10 minutes, and those of
+// registered containers (follow()), are sampled, so the cost grows with those
+// containers, not with the host. A v1 cgroup on the
 // live cgroupfs is counted by the kernel (taskstats netlink, see
 // lib/cgroup/cgroupstats.h): running + uninterruptible + waiting for I/O,
 // through an fd of its directory kept open while it is tracked, plus one query
@@ -21,6 +22,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,9 +48,15 @@ class LoadTracker {
   LoadTracker(const LoadTracker&) = delete;
   LoadTracker& operator=(const LoadTracker&) = delete;
 
+  // Called by the sampler thread before each sample (set before start()).
+  void set_before_sample(std::function<void()> f) { before_sample_ = std::move(f); }
   void start();
-  // The cgroup's averages; starts tracking it if new.
+  // The cgroup's averages; starts tracking it if new (with one sample now).
   std::array<uint64_t, 3> averages(const cgroup::Place& place);
+  // Keeps the cgroup tracked as if it were read now; a new one starts at 0
+  // and is counted from the next sample on (a registered container, followed
+  // before anyone reads its loadavg).
+  void follow(const cgroup::Place& place);
   // Counts of the cgroup's tasks now: running (R) and all; the tids seen.
   struct Count {
     unsigned active = 0, running = 0, total = 0;
@@ -85,6 +93,7 @@ class LoadTracker {
   std::condition_variable cv_;
   bool stop_ = false;
   std::map<std::string, Entry> entries_;
+  std::function<void()> before_sample_;
   std::thread thread_;
 };
 

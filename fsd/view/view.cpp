@@ -4,13 +4,16 @@
 #include <time.h>
 
 #include <algorithm>
+#include <set>
 
 #include "lib/base/io.h"
+#include "lib/base/log.h"
 #include "lib/base/sys_error.h"
 #include "lib/cgroup/fd_cache.h"
 #include "lib/core/parse.h"
 #include "lib/core/render.h"
 #include "lib/core/text.h"
+#include "lib/registry/registry.h"
 
 namespace vproc::view {
 
@@ -27,7 +30,36 @@ ViewService::ViewService(UniqueFd cgroup_root, UniqueFd proc_root, Options optio
 }
 
 void ViewService::start_sampler() {
-  if (load_) load_->start();
+  if (!load_) return;
+  if (!options_.registry_dir.empty()) {
+    follow_registered();
+    load_->set_before_sample([this] { follow_registered(); });
+  }
+  load_->start();
+}
+
+void ViewService::follow_registered() {
+  std::set<std::string> present;
+  for (const std::string& id : registered_ids(options_.registry_dir)) {
+    present.insert(id);
+    try {
+      auto text = read_file_at(AT_FDCWD, entry_path(options_.registry_dir, id));
+      if (!text) continue;  // removed since the listing
+      RegistryEntry e = parse_entry(*text);
+      auto it = followed_.find(id);
+      if (it == followed_.end() || it->second.start_time != e.pid_start_time) {
+        if (!same_process(e.pid, e.pid_start_time, 0, proc_.get())) continue;
+        Reader r = readers_.resolve(e.pid, cgroups_.layout());
+        const auto& cpu = r.cgroups->cpu;
+        if (!cpu || cpu->is_root()) continue;
+        it = followed_.insert_or_assign(id, Followed{e.pid_start_time, *cpu}).first;
+      }
+      load_->follow(it->second.place);
+    } catch (const std::exception& ex) {
+      log_limited("vprocd: loadavg: registry record " + id + ": " + ex.what());
+    }
+  }
+  std::erase_if(followed_, [&](const auto& kv) { return !present.count(kv.first); });
 }
 
 std::string ViewService::host(const char* file) const {

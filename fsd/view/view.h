@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,6 +27,10 @@ struct Options {
   core::CpuView cpu_view = core::CpuView::kQuota;
   bool loadavg = true;
   std::chrono::milliseconds loadavg_interval{5000};
+  // The hook's registry (/run/vproc): the loadavg sampler follows every
+  // registered container from its registration on, not from its first read.
+  // Empty: only cgroups that were read are followed.
+  std::string registry_dir;
 };
 
 class ViewService {
@@ -33,8 +38,9 @@ class ViewService {
   static constexpr size_t kMaxStates = 16384;
 
   ViewService(UniqueFd cgroup_root, UniqueFd proc_root, Options options);
-  // Starts the loadavg sampler thread (if loadavg is on). Without it, averages
-  // move only at each cgroup's first read.
+  // Starts the loadavg sampler thread (if loadavg is on), following the
+  // registered containers first. Without it, averages move only at each
+  // cgroup's first read.
   void start_sampler();
   // Renders `kind` as the process `pid` should see it. Throws SysError.
   std::string render(FileKind kind, pid_t pid);
@@ -47,6 +53,9 @@ class ViewService {
 
  private:
   std::string host(const char* file) const;
+  // Sampler thread: keeps the cpu cgroup of every registered container's init
+  // followed, and forgets those whose record is gone.
+  void follow_registered();
   std::vector<int> host_online(const std::string& host_stat) const;
   uint64_t age_ticks(const Reader& r) const;
   // Runs f on the reader's counter state under the state lock.
@@ -62,6 +71,11 @@ class ViewService {
   ReaderResolver readers_;
   Options options_;
   std::unique_ptr<LoadTracker> load_;
+  struct Followed {
+    uint64_t start_time;
+    cgroup::Place place;
+  };
+  std::map<std::string, Followed> followed_;  // registry id -> (sampler thread only)
 
   struct State {
     core::CounterState counters;

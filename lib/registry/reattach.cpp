@@ -17,23 +17,6 @@ namespace vproc {
 
 namespace {
 
-std::vector<std::string> registry_ids(const std::string& registry_dir) {
-  std::vector<std::string> ids;
-  std::string dir = registry_dir + "/containers";
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return ids;  // nothing registered yet
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    const std::string ext = ".json";
-    if (name.size() <= ext.size() || name.compare(name.size() - ext.size(), ext.size(), ext) != 0) {
-      continue;  // ".", "..", and temporary files of a write in progress
-    }
-    ids.push_back(name.substr(0, name.size() - ext.size()));
-  }
-  ::closedir(d);
-  return ids;
-}
-
 // target (relative to the rootfs) -> source (relative to vprocd's mountpoint)
 const std::map<std::string, std::string>& sources_by_target() {
   static const std::map<std::string, std::string> m = [] {
@@ -100,7 +83,7 @@ void reattach_one(const ReattachOptions& opt, RegistryEntry& e, ReattachReport& 
 
 ReattachReport reattach_registry(const ReattachOptions& opt) {
   ReattachReport rep;
-  for (const std::string& id : registry_ids(opt.registry_dir)) {
+  for (const std::string& id : registered_ids(opt.registry_dir)) {
     std::optional<RegistryEntry> e = read_record(opt, id, rep);
     if (!e) continue;
     if (!same_process(e->pid, e->pid_start_time, e->mnt_ns)) {

@@ -1,5 +1,6 @@
 #include "lib/registry/registry.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -128,6 +129,23 @@ bool valid_container_id(std::string_view id) {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
            ch == '_' || ch == '-' || ch == '.';
   });
+}
+
+std::vector<std::string> registered_ids(const std::string& registry_dir) {
+  std::vector<std::string> ids;
+  std::string dir = registry_dir + "/containers";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return ids;  // nothing registered yet
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    const std::string ext = ".json";
+    if (name.size() <= ext.size() || name.compare(name.size() - ext.size(), ext.size(), ext) != 0) {
+      continue;  // ".", "..", and temporary files of a write in progress
+    }
+    ids.push_back(name.substr(0, name.size() - ext.size()));
+  }
+  ::closedir(d);
+  return ids;
 }
 
 }  // namespace vproc

@@ -48,6 +48,8 @@ bool valid_container_id(std::string_view id);
 std::string entry_path(const std::string& registry_dir, const std::string& id);
 // Creates REGISTRY_DIR/containers (0700) as needed; writes atomically. Throws SysError.
 void write_entry(const std::string& registry_dir, const RegistryEntry& e);
+// The ids of the records in REGISTRY_DIR/containers (none when it does not exist).
+std::vector<std::string> registered_ids(const std::string& registry_dir);
 // True when a record was removed; absent is not an error.
 bool remove_entry(const std::string& registry_dir, const std::string& id);
 
