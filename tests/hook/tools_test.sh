@@ -19,7 +19,8 @@
 vt_preamble hook-tools cmd:runc cmd:debootstrap hook
 
 MP=$VT_TMP/mp
-vt_serve "$MP"
+REG=$VT_TMP/registry
+vt_serve "$MP" --registry-dir "$REG"
 ROOTFS=$("$VC_SOURCE_DIR/scripts/build-rootfs.sh" debian) ||
   vt_abort "the Debian rootfs builds (scripts/build-rootfs.sh debian)"
 
@@ -63,7 +64,7 @@ id=vproc-tools-$VT_UNIQ
 b=$VT_TMP/$id
 vc_bundle "$b" "$ROOTFS" "$LIMITS" '.root.readonly=true' \
   ".process.args=[\"sh\",\"-c\",$(jq -Rn --arg s "$SCRIPT" '$s')]" \
-  ".hooks={\"createRuntime\":[$(vc_hook_entry --mountpoint "$MP" --registry-dir "$VT_TMP/registry")]}"
+  ".hooks={\"createRuntime\":[$(vc_hook_entry --mountpoint "$MP" --registry-dir "$REG")]}"
 out=$(vc_runc_run "$id" "$b")
 rc=$?
 vt_eq "runc run exits 0" 0 "$rc"
