@@ -69,6 +69,10 @@ LoadTracker::Count LoadTracker::count(const cgroup::Place& place) const {
 }
 
 std::array<uint64_t, 3> LoadTracker::averages(const cgroup::Place& place) {
+  return track(place, /*sample_now=*/true);
+}
+
+std::array<uint64_t, 3> LoadTracker::track(const cgroup::Place& place, bool sample_now) {
   const std::string key = place.key();
   auto now = std::chrono::steady_clock::now();
   {
@@ -80,9 +84,10 @@ std::array<uint64_t, 3> LoadTracker::averages(const cgroup::Place& place) {
     }
     if (entries_.size() >= kMaxTracked) return {};  // full: averages stay 0 until one expires
   }
-  // First read of this cgroup: one sample now so the averages start moving.
   Entry e{place, {}, now, make_probe(place)};
-  const unsigned n = active(place, *e.probe);
+  // First read of this cgroup: one sample now so the averages start moving. A
+  // followed one is counted from the next sample on.
+  const unsigned n = sample_now ? active(place, *e.probe) : 0;
   for (size_t i = 0; i < 3; ++i) {
     e.avg[i] = core::calc_load(0, core::kLoadExp[i], n * core::kFixed1);
   }
@@ -172,22 +177,7 @@ int LoadTracker::active_netlink(int top, unsigned& active) const {
   return 0;
 }
 
-void LoadTracker::follow(const cgroup::Place& place) {
-  const std::string key = place.key();
-  auto now = std::chrono::steady_clock::now();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = entries_.find(key);
-    if (it != entries_.end()) {
-      it->second.last_read = now;
-      return;
-    }
-    if (entries_.size() >= kMaxTracked) return;
-  }
-  Entry e{place, {}, now, make_probe(place)};
-  std::lock_guard<std::mutex> lock(mu_);
-  entries_.emplace(key, std::move(e));
-}
+void LoadTracker::follow(const cgroup::Place& place) { track(place, /*sample_now=*/false); }
 
 void LoadTracker::loop() {
   std::unique_lock<std::mutex> lock(mu_);

@@ -77,6 +77,9 @@ class LoadTracker {
     std::chrono::steady_clock::time_point last_read;
     std::shared_ptr<Probe> probe;
   };
+  // averages() and follow(): marks the cgroup read now, adding it (sampled
+  // now or not) when new and there is room.
+  std::array<uint64_t, 3> track(const cgroup::Place& place, bool sample_now);
   void loop();
   void sample_all();
   std::shared_ptr<Probe> make_probe(const cgroup::Place& place) const;
