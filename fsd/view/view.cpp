@@ -1,6 +1,7 @@
 #include "fsd/view/view.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <algorithm>
@@ -43,16 +44,20 @@ void ViewService::follow_registered() {
   for (const std::string& id : registered_ids(options_.registry_dir)) {
     present.insert(id);
     try {
-      auto text = read_file_at(AT_FDCWD, entry_path(options_.registry_dir, id));
-      if (!text) continue;  // removed since the listing
-      RegistryEntry e = parse_entry(*text);
+      // A record is written once per container (and again, by rename, at a
+      // re-attach; tmpfs does not hand an inode number out again soon): while
+      // its inode is the one seen before, the container is the one followed,
+      // and the record need not be read again.
+      struct stat st {};
+      if (::stat(entry_path(options_.registry_dir, id).c_str(), &st) != 0) continue;  // removed
       auto it = followed_.find(id);
-      if (it == followed_.end() || it->second.start_time != e.pid_start_time) {
-        if (!same_process(e.pid, e.pid_start_time, 0, proc_.get())) continue;
-        Reader r = readers_.resolve(e.pid, cgroups_.layout());
+      if (it == followed_.end() || it->second.record != st.st_ino) {
+        std::optional<RegistryEntry> e = read_entry(options_.registry_dir, id);
+        if (!e || !same_process(e->pid, e->pid_start_time, 0, proc_.get())) continue;
+        Reader r = readers_.resolve(e->pid, cgroups_.layout());
         const auto& cpu = r.cgroups->cpu;
         if (!cpu || cpu->is_root()) continue;
-        it = followed_.insert_or_assign(id, Followed{e.pid_start_time, *cpu}).first;
+        it = followed_.insert_or_assign(id, Followed{st.st_ino, *cpu}).first;
       }
       load_->follow(it->second.place);
     } catch (const std::exception& ex) {

@@ -72,7 +72,7 @@ class ViewService {
   Options options_;
   std::unique_ptr<LoadTracker> load_;
   struct Followed {
-    uint64_t start_time;
+    ino_t record;  // the inode of its registry record when it was read
     cgroup::Place place;
   };
   std::map<std::string, Followed> followed_;  // registry id -> (sampler thread only)

@@ -31,17 +31,15 @@ const std::map<std::string, std::string>& sources_by_target() {
 // unreadable or for another mountpoint; counted in rep).
 std::optional<RegistryEntry> read_record(const ReattachOptions& opt, const std::string& id,
                                          ReattachReport& rep) {
-  RegistryEntry e;
+  std::optional<RegistryEntry> e;
   try {
-    auto text = read_file_at(AT_FDCWD, entry_path(opt.registry_dir, id));
-    if (!text) return std::nullopt;  // removed by a poststop hook meanwhile
-    e = parse_entry(*text);
+    e = read_entry(opt.registry_dir, id);
   } catch (const std::exception& ex) {
     ++rep.skipped;
     rep.lines.push_back("skipped registry record " + id + ": " + ex.what());
     return std::nullopt;
   }
-  if (e.mountpoint != opt.mountpoint) {
+  if (e && e->mountpoint != opt.mountpoint) {
     ++rep.skipped;
     return std::nullopt;
   }

@@ -92,6 +92,12 @@ std::string entry_path(const std::string& registry_dir, const std::string& id) {
   return registry_dir + "/containers/" + id + ".json";
 }
 
+std::optional<RegistryEntry> read_entry(const std::string& registry_dir, const std::string& id) {
+  auto text = read_file_at(AT_FDCWD, entry_path(registry_dir, id));
+  if (!text) return std::nullopt;
+  return parse_entry(*text);
+}
+
 void write_entry(const std::string& registry_dir, const RegistryEntry& e) {
   std::string dir = registry_dir + "/containers";
   std::string path = entry_path(registry_dir, e.id);

@@ -46,6 +46,9 @@ RegistryEntry parse_entry(std::string_view json);  // throws InputError
 bool valid_container_id(std::string_view id);
 
 std::string entry_path(const std::string& registry_dir, const std::string& id);
+// The record of `id`; nullopt when there is none (removed by a poststop hook
+// meanwhile). Throws InputError when it is malformed, SysError when unreadable.
+std::optional<RegistryEntry> read_entry(const std::string& registry_dir, const std::string& id);
 // Creates REGISTRY_DIR/containers (0700) as needed; writes atomically. Throws SysError.
 void write_entry(const std::string& registry_dir, const RegistryEntry& e);
 // The ids of the records in REGISTRY_DIR/containers (none when it does not exist).
