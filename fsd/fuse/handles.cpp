@@ -19,16 +19,13 @@ std::shared_ptr<const std::string> HandleTable::get(uint64_t id) const {
   return it == open_.end() ? nullptr : it->second.data;
 }
 
-std::shared_ptr<const std::string> HandleTable::for_read(uint64_t id, long off, bool* stale,
-                                                         FileKind* kind) {
+HandleTable::ForRead HandleTable::for_read(uint64_t id, long off) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = open_.find(id);
-  *stale = false;
-  if (it == open_.end()) return nullptr;
-  *stale = off == 0 && it->second.read;
-  *kind = it->second.kind;
+  if (it == open_.end()) return {};
+  ForRead r{it->second.data, it->second.kind, off == 0 && it->second.read};
   it->second.read = true;
-  return it->second.data;
+  return r;
 }
 
 std::shared_ptr<const std::string> HandleTable::replace(uint64_t id, std::string data) {

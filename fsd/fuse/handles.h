@@ -25,10 +25,16 @@ class HandleTable {
   // it when the RELEASE of the same file arrives on another worker (the reader
   // was killed mid-read), so the caller holds a reference of its own.
   std::shared_ptr<const std::string> get(uint64_t id) const;
-  // For a READ at `off`: the content of handle `id` (nullptr when unknown),
-  // and marks it read. `stale` is set when off is 0 and the handle was read
-  // before: the caller renders again and calls replace().
-  std::shared_ptr<const std::string> for_read(uint64_t id, long off, bool* stale, FileKind* kind);
+  // What a READ at `off` of handle `id` works from: its content (nullptr
+  // when unknown) and kind, and whether that content is stale: off is 0 and
+  // the handle was read before, so the caller renders again and calls
+  // replace(). Marks the handle read.
+  struct ForRead {
+    std::shared_ptr<const std::string> data;
+    FileKind kind{};
+    bool stale = false;
+  };
+  ForRead for_read(uint64_t id, long off);
   // New content for handle `id` (still open); the content now held.
   std::shared_ptr<const std::string> replace(uint64_t id, std::string data);
   // Forgets `id`; an unknown id is ignored.

@@ -78,12 +78,11 @@ Result<uint64_t> do_open(FsContext& c, unsigned long ino, int flags, pid_t pid) 
 }
 
 Result<Slice> do_read(FsContext& c, uint64_t fh, size_t size, off_t off, pid_t pid) {
-  bool stale = false;
-  FileKind kind{};
-  std::shared_ptr<const std::string> data = c.handles.for_read(fh, off, &stale, &kind);
+  HandleTable::ForRead h = c.handles.for_read(fh, off);
+  std::shared_ptr<const std::string> data = std::move(h.data);
   // A kept fd read again from the start (top, vmstat, free -s): show now, as
   // the kernel's own files do, to whoever reads.
-  if (stale) data = c.handles.replace(fh, c.views->render(kind, pid));
+  if (h.stale) data = c.handles.replace(fh, c.views->render(h.kind, pid));
   if (!data || off < 0 || static_cast<size_t>(off) >= data->size()) return Slice{};
   size_t start = static_cast<size_t>(off);
   size_t length = std::min(size, data->size() - start);
