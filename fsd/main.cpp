@@ -436,6 +436,7 @@ int run(const Config& cfg) {
   std::unique_ptr<fuse::UringTransport> uring;
   if (uring_allowed) uring = fuse::UringTransport::prepare(session.get(), uring_mode);
   write_pid_record(cfg.registry_dir, cfg.mountpoint);
+  write_cpu_view(cfg.registry_dir, opts.cpu_view);
   log_line("vprocd: serving " + cfg.mountpoint);
 
   Keeper keeper(keeper_hooks(ctx), std::chrono::duration<double>(cfg.drain_timeout));

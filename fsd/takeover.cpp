@@ -33,20 +33,7 @@ void write_pid_record(const std::string& registry_dir, const std::string& mountp
   std::string text =
       std::to_string(::getpid()) + " " + std::to_string(*start) + " " + mountpoint + "\n";
   std::string path = pid_record_path(registry_dir);
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) throw SysError("open", tmp, errno);
-  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    throw SysError("write", tmp, e);
-  }
-  fd.reset();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    throw SysError("rename", path, e);
-  }
+  replace_file(path, path + ".tmp." + std::to_string(::getpid()), text, 0644);
 }
 
 std::optional<PidRecord> read_pid_record(const std::string& registry_dir) {

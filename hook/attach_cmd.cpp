@@ -9,9 +9,11 @@
 #include <optional>
 #include <string>
 
+#include "hook/cpu_dir.h"
 #include "hook/runtimes.h"
 #include "lib/base/io.h"
 #include "lib/base/sys_error.h"
+#include "lib/files/files.h"
 #include "lib/inject/attach.h"
 #include "lib/proc/identity.h"
 #include "lib/registry/registry.h"
@@ -101,7 +103,9 @@ class Runner {
          list(roots) + ": its annotations are unknown; attaching its mount namespace with the " +
          "default file set");
     std::vector<InjectFile> files;
-    for (const ServedFile& k : injectable_files()) files.push_back({source_of(k.source), k.target});
+    for (const ServedFile& k : injectable_files()) {
+      files.push_back({source_of(k.source), k.target, k.needs_psi});
+    }
     std::string id = "pid-" + std::to_string(pid);
     Outcome o = per_container(
         id, pid, [&] { return inject(id, pid, *who, files, " (annotations unknown)"); });
@@ -173,7 +177,7 @@ class Runner {
     Plan plan = make_plan(st, cfg, cmd_.mountpoint, cmd_.policy);
     if (!plan.inject) return skip(c.id, plan.why_not);
     std::vector<InjectFile> files;
-    for (const PlannedFile& f : plan.files) files.push_back({f.source, f.target});
+    for (const PlannedFile& f : plan.files) files.push_back({f.source, f.target, f.optional});
     return inject(c.id, c.pid, *who, files, "");
   }
 
@@ -218,6 +222,8 @@ class Runner {
     req.mountpoint = cmd_.mountpoint;
     req.files = files;
     req.replace = true;
+    std::string cpu_note = plan_cpu_dir(req, cmd_.registry_dir);
+    if (!cpu_note.empty()) err_("vproc-hook: attach: " + id + ": " + cpu_note);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cmd_.timeout_ms);
     std::vector<InjectOutcome> outcomes = attach_bounded(req, deadline);
     register_container(id, pid, who, outcomes);
@@ -231,6 +237,9 @@ class Runner {
         skipped.push_back(o);
       }
     }
+    // The files first, then the CPU directory that was made for them.
+    std::stable_partition(mounted.begin(), mounted.end(),
+                          [](const std::string& t) { return t != kCpuDirTarget; });
     std::string skips = summarize_skips(skipped, outcomes.size());
     if (mounted.empty()) return skip(id, skips.empty() ? "nothing to mount" : skips);
     line("attached " + name + ": " + join_names(mounted) + note +
@@ -297,6 +306,7 @@ int run_attach_command(const AttachCommand& cmd, std::ostream& out,
 }
 
 std::string file_name_of(const std::string& target) {
+  if (target == kCpuDirTarget) return "cpu/";
   for (const ServedFile& k : injectable_files()) {
     if (target == k.target) return k.name;
   }

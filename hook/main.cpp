@@ -21,6 +21,7 @@
 #include <string>
 
 #include "hook/attach_cmd.h"
+#include "hook/cpu_dir.h"
 #include "hook/plan.h"
 #include "hook/runtimes.h"
 #include "lib/base/io.h"
@@ -91,19 +92,37 @@ vproc::ProcessIdentity identify_init(int pid) {
 }
 
 // Records an injected container for a later re-attach. Failing to is fatal
-// only under fail-closed, and then the mounts go too.
-void register_container(const Options& opt, const vproc::RegistryEntry& entry) {
+// only under fail-closed, and then this run's mounts (`mounted`) go too.
+void register_container(const Options& opt, const vproc::RegistryEntry& entry,
+                        const std::vector<std::string>& mounted) {
   try {
     vproc::write_entry(opt.registry_dir, entry);
   } catch (const std::exception& e) {
     if (opt.fail_closed) {
-      vproc::undo_mounts(entry.pid, entry.rootfs, entry.files);
+      vproc::undo_mounts(entry.pid, entry.rootfs, mounted);
       throw;
     }
     // The mounts are whole and correct; only a later re-attach will not know them.
     log("vproc-hook: container " + entry.id + ": " + e.what() +
         "; the files stay injected but unregistered (fail-open)");
   }
+}
+
+// What to ask the injection worker for: the plan's files and, when they
+// include the CPU directory's, the container's CPUs.
+vproc::AttachRequest request_for(const Options& opt, const vproc::hook::State& st,
+                                 const vproc::hook::Plan& plan, const vproc::RegistryEntry& entry) {
+  vproc::AttachRequest req;
+  req.pid = st.pid;
+  req.pid_start_time = entry.pid_start_time;
+  req.rootfs = entry.rootfs;
+  req.mountpoint = opt.mountpoint;
+  for (const vproc::hook::PlannedFile& f : plan.files) {
+    req.files.push_back({f.source, f.target, f.optional});
+  }
+  std::string note = vproc::hook::plan_cpu_dir(req, opt.registry_dir);
+  if (!note.empty()) log("vproc-hook: container " + st.id + ": " + note);
+  return req;
 }
 
 // Mounts the plan's files into the container and registers what was mounted.
@@ -119,19 +138,15 @@ void inject(const Options& opt, Deadline deadline, const vproc::hook::State& st,
   entry.rootfs = before_pivot(st.pid) ? plan.rootfs : "/";
   entry.mountpoint = opt.mountpoint;
 
-  AttachRequest req;
-  req.pid = st.pid;
-  req.pid_start_time = entry.pid_start_time;
-  req.rootfs = entry.rootfs;
-  req.mountpoint = opt.mountpoint;
-  for (const hook::PlannedFile& f : plan.files) req.files.push_back({f.source, f.target});
-  auto outcomes = attach_bounded(req, deadline);
+  auto outcomes = attach_bounded(request_for(opt, st, plan, entry), deadline);
+  std::vector<std::string> mounted;
   for (const InjectOutcome& o : outcomes) {
+    if (o.status == InjectStatus::kMounted) mounted.push_back(o.target);
     if (!recorded(o)) {
       log("vproc-hook: container " + st.id + ": skipped " + o.target + ": " + o.reason);
     }
   }
-  if (record_outcomes(entry, outcomes)) register_container(opt, entry);
+  if (record_outcomes(entry, outcomes)) register_container(opt, entry, mounted);
 }
 
 // The hook proper: one OCI state on stdin. Returns the exit status.

@@ -165,7 +165,7 @@ Plan make_plan(const State& s, const Config& c, const std::string& mountpoint, P
   while (mp.size() > 1 && mp.back() == '/') mp.pop_back();
   for (const std::string& n : names) {
     for (const ServedFile& f : injectable_files()) {
-      if (n == f.name) plan.files.push_back({f.name, mp + "/" + f.source, f.target});
+      if (n == f.name) plan.files.push_back({f.name, mp + "/" + f.source, f.target, f.needs_psi});
     }
   }
   plan.inject = true;

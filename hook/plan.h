@@ -44,8 +44,9 @@ struct Config {
 
 struct PlannedFile {
   std::string name;
-  std::string source;  // absolute host path under the mountpoint
-  std::string target;  // relative to the rootfs
+  std::string source;     // absolute host path under the mountpoint
+  std::string target;     // relative to the rootfs
+  bool optional = false;  // served only where the host has PSI (see InjectFile)
 };
 
 struct Plan {

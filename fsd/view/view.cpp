@@ -90,17 +90,6 @@ size_t ViewService::size_hint(FileKind kind) const {
   return host_size + 4096;
 }
 
-std::vector<int> ViewService::host_online(const std::string& host_stat) const {
-  // /proc/stat has a cpuN line for each online CPU.
-  std::vector<int> cpus;
-  for (auto line : core::split(host_stat, '\n')) {
-    if (line.size() < 4 || line.substr(0, 3) != "cpu" || line[3] == ' ') continue;
-    auto sp = line.find(' ');
-    if (auto id = parse_u64(line.substr(3, sp - 3))) cpus.push_back(static_cast<int>(*id));
-  }
-  return cpus;
-}
-
 uint64_t ViewService::age_ticks(const Reader& r) const {
   uint64_t up = 0;
   timespec now{};
@@ -136,7 +125,9 @@ std::string ViewService::render(FileKind kind, pid_t pid) {
   auto visible_of = [&](const std::vector<int>& online) {
     return core::visible_cpus(online, cgroups_.cpu_limits(cg.cpu, cg.cpuset), options_.cpu_view);
   };
-  auto visible = [&](const std::string& host_stat) { return visible_of(host_online(host_stat)); };
+  auto visible = [&](const std::string& host_stat) {
+    return visible_of(core::online_cpus_of_stat(host_stat));
+  };
   auto cpu_key = [&] {
     return (cg.cpuacct ? cg.cpuacct->key() : std::string("-")) + "|" + r.container_key();
   };
@@ -162,10 +153,12 @@ std::string ViewService::render(FileKind kind, pid_t pid) {
     case FileKind::kCpuinfo:
       return core::render_cpuinfo(own(), visible(host("stat")));
     case FileKind::kOnline:
+    case FileKind::kPossible:
+    case FileKind::kPresent:
       return core::render_online(visible(host("stat")));
     case FileKind::kStat: {
       std::string hs = host("stat");
-      auto online = host_online(hs);
+      auto online = core::online_cpus_of_stat(hs);
       auto vis = visible_of(online);
       bool whole_host = (!cg.cpuacct || cg.cpuacct->is_root()) && vis == online;
       if (whole_host && r.host_pidns) return hs;

@@ -56,7 +56,6 @@ class ViewService {
   // Sampler thread: keeps the cpu cgroup of every registered container's init
   // followed, and forgets those whose record is gone.
   void follow_registered();
-  std::vector<int> host_online(const std::string& host_stat) const;
   uint64_t age_ticks(const Reader& r) const;
   // Runs f on the reader's counter state under the state lock.
   template <typename F>

@@ -72,6 +72,23 @@ void write_all(int fd, std::string_view data, const std::string& display) {
   }
 }
 
+void replace_file(const std::string& path, const std::string& tmp, std::string_view data,
+                  mode_t mode) {
+  int raw = retry_eintr([&] {
+    return ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+  });
+  if (raw < 0) throw SysError("open", tmp, errno);
+  UniqueFd fd(raw);
+  try {
+    write_all(fd.get(), data, tmp);
+    fd.reset();
+    if (::rename(tmp.c_str(), path.c_str()) != 0) throw SysError("rename", path, errno);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+}
+
 std::optional<unsigned long long> parse_u64(std::string_view s) {
   s = trim(s);
   if (s.empty()) return std::nullopt;

@@ -2,6 +2,8 @@
 // O_CLOEXEC; EINTR is retried here and nowhere else.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cerrno>
 #include <cstddef>
 #include <optional>
@@ -40,6 +42,11 @@ std::optional<std::string> read_file_at(int dirfd, const std::string& rel,
                                         const std::string& display = {});
 // Writes all of data to fd (EINTR and short writes handled). Throws SysError.
 void write_all(int fd, std::string_view data, const std::string& display);
+// Replaces the file at path with data: written to `tmp` (beside it, O_NOFOLLOW),
+// then renamed over it, so a reader sees the old file or the new one whole.
+// No fsync (vproc's state lives on a tmpfs). Throws SysError; leaves no tmp.
+void replace_file(const std::string& path, const std::string& tmp, std::string_view data,
+                  mode_t mode);
 
 // Whitespace in kernel and config text: space, \t, \n, \r, \v, \f (the C
 // locale's isspace, without its locale lookup). trim() and the tokenizers of

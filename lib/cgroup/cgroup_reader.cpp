@@ -8,6 +8,7 @@
 
 #include "lib/base/io.h"
 #include "lib/base/sys_error.h"
+#include "lib/core/render.h"
 #include "lib/core/text.h"
 
 namespace vproc::cgroup {
@@ -319,6 +320,13 @@ std::vector<pid_t> CgroupReader::tasks(const Place& p, size_t cap) const {
 
 UniqueFd CgroupReader::open_dir(const Place& p) const {
   return open_at_optional(root_.get(), rel(p, p.path, "."), O_RDONLY | O_DIRECTORY);
+}
+
+std::vector<int> visible_cpus_of(const CgroupReader& reader, std::string_view proc_cgroup,
+                                 std::string_view host_stat, core::CpuView view) {
+  ReaderCgroups cg = resolve(reader.layout(), core::parse_proc_cgroup(proc_cgroup, "cgroup"));
+  return core::visible_cpus(core::online_cpus_of_stat(host_stat),
+                            reader.cpu_limits(cg.cpu, cg.cpuset), view);
 }
 
 }  // namespace vproc::cgroup

@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lib/base/unique_fd.h"
@@ -89,5 +90,11 @@ class CgroupReader {
 
 // "/a/b" -> {"/a/b", "/a", "/"}.
 std::vector<std::string> ancestors(const std::string& path);
+
+// The CPUs a process sees, by the rule vprocd renders sys/devices/system/cpu/online
+// with (core::visible_cpus): from its /proc/PID/cgroup text and the host's
+// /proc/stat text. Throws SysError on malformed text.
+std::vector<int> visible_cpus_of(const CgroupReader& reader, std::string_view proc_cgroup,
+                                 std::string_view host_stat, core::CpuView view);
 
 }  // namespace vproc::cgroup

@@ -32,6 +32,18 @@ int to_cpu(std::string_view tok, const std::string& file) {
 
 }  // namespace
 
+std::vector<int> online_cpus_of_stat(std::string_view proc_stat) {
+  std::vector<int> cpus;
+  for (auto line : split(proc_stat, '\n')) {
+    if (line.size() < 4 || line.substr(0, 3) != "cpu" || line[3] == ' ') continue;
+    auto sp = line.find(' ');
+    if (auto id = parse_u64(line.substr(3, sp - 3)); id && *id <= 1u << 20) {
+      cpus.push_back(static_cast<int>(*id));
+    }
+  }
+  return cpus;
+}
+
 std::vector<int> parse_cpu_list(std::string_view text) {
   // Merge the ranges before expanding them: "0-65535" repeated must not cost
   // a set insert per id per repeat.

@@ -22,6 +22,8 @@ namespace vproc::core {
 // "0-3,5,7-8" -> {0,1,2,3,5,7,8}. Empty text -> {}.
 std::vector<int> parse_cpu_list(std::string_view text);
 std::string format_cpu_list(const std::vector<int>& cpus);
+// The online CPUs of a /proc/stat text: it has a cpuN line for each.
+std::vector<int> online_cpus_of_stat(std::string_view proc_stat);
 
 // A memory limit file: "max", "-1" and v1's 9223372036854771712 (and anything
 // at or above it) mean no limit.

@@ -233,27 +233,84 @@ std::string render_swaps(std::string_view host_swaps, std::string_view host_memi
   return out;
 }
 
-std::string render_cpuinfo(std::string_view host_cpuinfo, const std::vector<int>& visible) {
-  std::set<int> vis(visible.begin(), visible.end());
+namespace {
+
+// The value after the colon of a "key\t: value" line whose key is `key`.
+std::optional<std::string_view> cpuinfo_field(std::string_view line, std::string_view key) {
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos || trim(line.substr(0, colon)) != key) return std::nullopt;
+  return trim(line.substr(colon + 1));
+}
+
+struct CpuinfoBlock {
+  std::string_view text;
+  std::optional<uint64_t> processor;
+  std::optional<std::string_view> package;  // "physical id"
+  std::optional<std::string_view> core;     // "core id"
+};
+
+std::vector<CpuinfoBlock> cpuinfo_blocks(std::string_view text) {
+  std::vector<CpuinfoBlock> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find("\n\n", pos);
+    size_t next = end == std::string_view::npos ? text.size() : end + 2;
+    CpuinfoBlock b;
+    b.text = text.substr(pos, next - pos);
+    pos = next;
+    for (auto line : split(b.text, '\n')) {
+      if (auto v = cpuinfo_field(line, "processor")) b.processor = parse_u64(*v);
+      if (auto v = cpuinfo_field(line, "physical id")) b.package = v;
+      if (auto v = cpuinfo_field(line, "core id")) b.core = v;
+    }
+    out.push_back(b);
+  }
+  return out;
+}
+
+// The block with "siblings" and "cpu cores" counting what is shown of its
+// package: its logical CPUs, and their distinct core ids.
+std::string recount_block(const CpuinfoBlock& b, const std::vector<CpuinfoBlock>& shown) {
+  if (!b.package) return std::string(b.text);
+  size_t siblings = 0;
+  std::set<std::string_view> cores;
+  for (const CpuinfoBlock& o : shown) {
+    if (o.package != b.package) continue;
+    ++siblings;
+    if (o.core) cores.insert(*o.core);
+  }
   std::string out;
   size_t pos = 0;
-  while (pos < host_cpuinfo.size()) {
-    size_t end = host_cpuinfo.find("\n\n", pos);
-    size_t next = end == std::string_view::npos ? host_cpuinfo.size() : end + 2;
-    std::string_view block = host_cpuinfo.substr(pos, next - pos);
+  while (pos < b.text.size()) {
+    size_t nl = b.text.find('\n', pos);
+    size_t next = nl == std::string_view::npos ? b.text.size() : nl + 1;
+    std::string_view line = b.text.substr(pos, next - pos);
     pos = next;
-    bool keep = true;
-    for (auto line : split(block, '\n')) {
-      if (line.substr(0, 9) == "processor") {
-        auto colon = line.find(':');
-        if (colon == std::string_view::npos) break;
-        auto id = parse_u64(line.substr(colon + 1));
-        keep = id && vis.count(static_cast<int>(*id));
-        break;
-      }
+    std::optional<size_t> count;
+    if (cpuinfo_field(line, "siblings")) count = siblings;
+    if (cpuinfo_field(line, "cpu cores") && !cores.empty()) count = cores.size();
+    if (!count) {
+      out += line;
+      continue;
     }
-    if (keep) out += block;
+    out += line.substr(0, line.find(':') + 1);
+    out += " " + std::to_string(*count);
+    if (line.back() == '\n') out += '\n';
   }
+  return out;
+}
+
+}  // namespace
+
+std::string render_cpuinfo(std::string_view host_cpuinfo, const std::vector<int>& visible) {
+  std::set<int> vis(visible.begin(), visible.end());
+  std::vector<CpuinfoBlock> shown;
+  for (const CpuinfoBlock& b : cpuinfo_blocks(host_cpuinfo)) {
+    // A block without a processor line (a trailer some architectures print) stays.
+    if (!b.processor || vis.count(static_cast<int>(*b.processor))) shown.push_back(b);
+  }
+  std::string out;
+  for (const CpuinfoBlock& b : shown) out += recount_block(b, shown);
   return out;
 }
 

@@ -6,8 +6,8 @@ namespace vproc {
 
 namespace {
 
-// Pressure files are served but not yet injected (the hook's set stops at
-// "online").
+// New rows go at the end: the FUSE tree numbers inodes in table order, and a
+// vprocd taking over another keeps the kernel's inode numbers.
 const std::vector<ServedFile> kTable = {
     {FileKind::kMeminfo, "meminfo", "proc/meminfo", "proc/meminfo", "meminfo", true, false},
     {FileKind::kCpuinfo, "cpuinfo", "proc/cpuinfo", "proc/cpuinfo", "cpuinfo", true, false},
@@ -20,11 +20,15 @@ const std::vector<ServedFile> kTable = {
     {FileKind::kOnline, "online", "sys/devices/system/cpu/online", "sys/devices/system/cpu/online",
      nullptr, true, false},
     {FileKind::kPressureCpu, "pressure/cpu", "proc/pressure/cpu", "proc/pressure/cpu",
-     "pressure/cpu", false, true},
+     "pressure/cpu", true, true},
     {FileKind::kPressureMemory, "pressure/memory", "proc/pressure/memory", "proc/pressure/memory",
-     "pressure/memory", false, true},
+     "pressure/memory", true, true},
     {FileKind::kPressureIo, "pressure/io", "proc/pressure/io", "proc/pressure/io", "pressure/io",
-     false, true},
+     true, true},
+    {FileKind::kPossible, "possible", "sys/devices/system/cpu/possible",
+     "sys/devices/system/cpu/possible", nullptr, true, false},
+    {FileKind::kPresent, "present", "sys/devices/system/cpu/present",
+     "sys/devices/system/cpu/present", nullptr, true, false},
 };
 
 }  // namespace
@@ -36,6 +40,12 @@ const ServedFile& served_file(FileKind kind) {
     if (f.kind == kind) return f;
   }
   std::abort();  // a FileKind without a row is a programming error
+}
+
+bool in_cpu_dir(std::string_view target) {
+  std::string_view dir = kCpuDirTarget;
+  return target.size() > dir.size() && target.substr(0, dir.size()) == dir &&
+         target[dir.size()] == '/';
 }
 
 const std::vector<ServedFile>& injectable_files() {

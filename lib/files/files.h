@@ -22,6 +22,8 @@ enum class FileKind {
   kPressureCpu,
   kPressureMemory,
   kPressureIo,
+  kPossible,
+  kPresent,
 };
 
 struct ServedFile {
@@ -38,6 +40,13 @@ struct ServedFile {
 const std::vector<ServedFile>& served_files();
 // The row of `kind` (every kind has one).
 const ServedFile& served_file(FileKind kind);
+// The container's CPU directory. When the hook injects a file under it, it
+// first gives the container its own view of the directory: the host's entries
+// except the cpuN of CPUs the container does not see (lib/inject).
+inline constexpr const char* kCpuDirTarget = "sys/devices/system/cpu";
+// True when target is a file inside kCpuDirTarget.
+bool in_cpu_dir(std::string_view target);
+
 // The injectable rows, in table order: the hook's default set.
 const std::vector<ServedFile>& injectable_files();
 

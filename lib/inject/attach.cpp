@@ -47,6 +47,7 @@ void send(int fd, const std::string& line) {
     ir.rootfs = req.rootfs;
     ir.files = req.files;
     ir.replace = req.replace;
+    ir.cpu_dir = req.cpu_dir;
     auto outcomes = inject_files(ir, [&](const InjectOutcome& o) { send(out, "M " + o.target); });
     for (const InjectOutcome& o : outcomes) {
       if (o.status == InjectStatus::kSkipped) send(out, "S " + o.target + "\t" + o.reason);

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,8 +26,9 @@ struct AttachRequest {
   std::string rootfs;                     // inside the container's mount namespace
   std::string mountpoint;                 // vprocd's
   std::vector<InjectFile> files;
-  unsigned long long mnt_ns = 0;  // see InjectRequest
-  bool replace = false;           // see InjectRequest
+  unsigned long long mnt_ns = 0;            // see InjectRequest
+  bool replace = false;                     // see InjectRequest
+  std::optional<std::vector<int>> cpu_dir;  // see InjectRequest
 };
 
 // Mounted and skipped files. Throws SysError (with the reason) when

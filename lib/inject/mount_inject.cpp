@@ -1,5 +1,6 @@
 #include "lib/inject/mount_inject.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
@@ -12,15 +13,18 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <set>
 
 #include "lib/base/io.h"
 #include "lib/base/sys_error.h"
 #include "lib/base/unique_fd.h"
+#include "lib/files/files.h"
 #include "lib/inject/mountinfo.h"
 #include "lib/proc/identity.h"
 
@@ -42,6 +46,8 @@ int sys_openat2(int dirfd, const char* path, const open_how& how) {
 }
 
 bool on_fuse(const MountInfo& m) { return m.fstype.rfind("fuse", 0) == 0; }
+
+bool is_cpu_dir(const MountInfo& m) { return m.fstype == "tmpfs" && m.source == kCpuDirSource; }
 
 // PID's mount table, read through the host's /proc.
 Mounts read_mounts(int proc, pid_t pid) {
@@ -91,9 +97,17 @@ Source clone_source(int dirfd, const std::string& path) {
   return s;
 }
 
+// An optional file whose source is absent gets an empty Source (skipped later).
 std::vector<Source> clone_sources(const InjectRequest& req) {
   std::vector<Source> out;
-  for (const InjectFile& f : req.files) out.push_back(clone_source(req.source_dirfd, f.source));
+  for (const InjectFile& f : req.files) {
+    if (f.optional && ::faccessat(req.source_dirfd, f.source.c_str(), F_OK, 0) != 0 &&
+        errno == ENOENT) {
+      out.emplace_back();
+      continue;
+    }
+    out.push_back(clone_source(req.source_dirfd, f.source));
+  }
   return out;
 }
 
@@ -260,8 +274,8 @@ void detach(const std::string& rootfs, const std::string& target) {
 // One inject_files call, inside the container's namespace.
 struct Run {
   const InjectRequest& req;
-  const Mounts& mounts;  // the container's, read before entering it
-  int proc;              // the host's /proc, for detach_by_fd
+  Mounts mounts;  // the container's, read before entering it (and after the CPU directory)
+  int proc;       // the host's /proc, for detach_by_fd
   const std::function<void(const InjectOutcome&)>& on_mounted;
   std::vector<std::string> first_mounts = {};  // what rollback() undoes
 };
@@ -286,6 +300,10 @@ std::string replace_mount(const Run& run, int rootfd, const std::string& target,
 InjectOutcome inject_one(Run& run, int rootfd, const std::string& target, const Source& src) {
   InjectOutcome o;
   o.target = target;
+  if (!src.tree) {
+    o.reason = "vprocd does not serve it (the host has no PSI)";
+    return o;
+  }
   UniqueFd tfd = resolve_target(rootfd, target, &o.reason);
   if (!tfd) return o;
   Decision d = decide(tfd.get(), run.mounts, src.dev, run.req.replace);
@@ -316,16 +334,166 @@ void rollback(const Run& run) {
   }
 }
 
-// True when target resolves and its top mount is a FUSE mount.
-bool carries_fuse(int rootfd, const std::string& target, const Mounts& mounts) {
+// True when target resolves and its top mount is ours: a FUSE mount or the
+// CPU directory's tmpfs.
+bool carries_ours(int rootfd, const std::string& target, const Mounts& mounts) {
   std::string reason;
   UniqueFd tfd = resolve_target(rootfd, target, &reason);
   if (!tfd) return false;
   const MountInfo* m = mount_of(tfd.get(), mounts);
-  return m && on_fuse(*m);
+  return m && (on_fuse(*m) || is_cpu_dir(*m));
+}
+
+// The container's own CPU directory (InjectRequest::cpu_dir).
+
+bool wants_cpu_dir(const InjectRequest& req) {
+  if (!req.cpu_dir) return false;
+  return std::any_of(req.files.begin(), req.files.end(),
+                     [](const InjectFile& f) { return in_cpu_dir(f.target); });
+}
+
+// One entry of the container's sysfs CPU directory that the view keeps.
+struct CpuDirEntry {
+  std::string name;
+  unsigned char type = DT_UNKNOWN;
+  std::string link;  // a symlink's target
+  UniqueFd tree;     // anything else: a clone of it with the mounts beneath
+};
+
+unsigned char entry_type(int dfd, const dirent& d) {
+  if (d.d_type != DT_UNKNOWN) return d.d_type;
+  struct stat st {};
+  if (::fstatat(dfd, d.d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) return DT_UNKNOWN;
+  if (S_ISDIR(st.st_mode)) return DT_DIR;
+  if (S_ISLNK(st.st_mode)) return DT_LNK;
+  return DT_REG;
+}
+
+CpuDirEntry clone_entry(int dfd, const dirent& d) {
+  CpuDirEntry e;
+  e.name = d.d_name;
+  e.type = entry_type(dfd, d);
+  if (e.type == DT_LNK) {
+    char buf[4096];
+    ssize_t n = ::readlinkat(dfd, d.d_name, buf, sizeof buf - 1);
+    if (n < 0) throw SysError("readlinkat", e.name, errno);
+    e.link.assign(buf, static_cast<size_t>(n));
+    return e;
+  }
+  int t = ::open_tree(dfd, d.d_name,
+                      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+  if (t < 0) throw SysError("open_tree", std::string(kCpuDirTarget) + "/" + e.name, errno);
+  e.tree = UniqueFd(t);
+  return e;
+}
+
+// The entries the view keeps, cloned from the directory dfd (the container's).
+std::vector<CpuDirEntry> clone_cpu_dir(int dfd, const std::vector<int>& cpus) {
+  UniqueFd list = open_at(dfd, ".", O_RDONLY | O_DIRECTORY, kCpuDirTarget);
+  DIR* dir = ::fdopendir(list.get());
+  if (!dir) throw SysError("fdopendir", kCpuDirTarget, errno);
+  list.release();
+  std::vector<CpuDirEntry> out;
+  try {
+    while (const dirent* d = ::readdir(dir)) {
+      std::string_view name = d->d_name;
+      if (name == "." || name == ".." || !cpu_dir_keeps(name, cpus)) continue;
+      out.push_back(clone_entry(::dirfd(dir), *d));
+    }
+  } catch (...) {
+    ::closedir(dir);
+    throw;
+  }
+  ::closedir(dir);
+  return out;
+}
+
+void fs_config(int fs, const char* key, const char* value) {
+  if (::fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0) != 0) {
+    throw SysError("fsconfig", std::string("tmpfs ") + key, errno);
+  }
+}
+
+// A detached read-only tmpfs holding an empty mountpoint (or the symlink) for
+// every entry.
+UniqueFd make_cpu_dir(const std::vector<CpuDirEntry>& entries) {
+  UniqueFd fs(::fsopen("tmpfs", FSOPEN_CLOEXEC));
+  if (!fs) throw SysError("fsopen", "tmpfs", errno);
+  fs_config(fs.get(), "source", kCpuDirSource);
+  fs_config(fs.get(), "mode", "0755");
+  fs_config(fs.get(), "size", "64k");
+  if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    throw SysError("fsconfig", "tmpfs create", errno);
+  }
+  int m = ::fsmount(fs.get(), FSMOUNT_CLOEXEC,
+                    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  if (m < 0) throw SysError("fsmount", "tmpfs", errno);
+  UniqueFd root(m);
+  for (const CpuDirEntry& e : entries) {
+    int r = 0;
+    if (e.type == DT_LNK) {
+      r = ::symlinkat(e.link.c_str(), root.get(), e.name.c_str());
+    } else if (e.type == DT_DIR) {
+      r = ::mkdirat(root.get(), e.name.c_str(), 0755);
+    } else {
+      r = ::mknodat(root.get(), e.name.c_str(), S_IFREG | 0444, 0);
+    }
+    if (r != 0) throw SysError("create", std::string(kCpuDirSource) + "/" + e.name, errno);
+  }
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_RDONLY;
+  if (::mount_setattr(root.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
+    throw SysError("mount_setattr", kCpuDirSource, errno);
+  }
+  return root;
+}
+
+// Skips (with the reason) when the directory is missing, is already a view,
+// or sits on a mount a first mount may not go onto.
+InjectOutcome give_cpu_dir(Run& run, int rootfd) {
+  InjectOutcome o;
+  o.target = kCpuDirTarget;
+  UniqueFd dfd = resolve_target(rootfd, kCpuDirTarget, &o.reason);
+  if (!dfd) return o;
+  const MountInfo* m = mount_of(dfd.get(), run.mounts);
+  if (!m) {
+    o.reason = "cannot identify the mount it is on";
+    return o;
+  }
+  if (is_cpu_dir(*m)) {
+    // Replace mode counts it with the files this vprocd already serves.
+    o.reason = run.req.replace ? kAlreadyAttached : "already the container's own CPU directory";
+    return o;
+  }
+  o.reason = check_host_mount(*m);
+  if (!o.reason.empty()) return o;
+  // Cloned before the tmpfs covers them; the tmpfs is filled while detached,
+  // so no process in the container sees it half made.
+  std::vector<CpuDirEntry> entries = clone_cpu_dir(dfd.get(), *run.req.cpu_dir);
+  UniqueFd view = make_cpu_dir(entries);
+  const std::string path = join_path(run.req.rootfs, kCpuDirTarget);
+  move_onto(view.get(), dfd.get(), path);
+  run.first_mounts.push_back(kCpuDirTarget);
+  for (const CpuDirEntry& e : entries) {
+    if (!e.tree) continue;
+    if (::move_mount(e.tree.get(), "", view.get(), e.name.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+      throw SysError("move_mount", path + "/" + e.name, errno);
+    }
+  }
+  o.status = InjectStatus::kMounted;
+  if (run.on_mounted) run.on_mounted(o);
+  return o;
 }
 
 }  // namespace
+
+bool cpu_dir_keeps(std::string_view name, const std::vector<int>& cpus) {
+  if (name.size() <= 3 || name.substr(0, 3) != "cpu") return true;
+  std::string_view digits = name.substr(3);
+  if (digits.find_first_not_of("0123456789") != std::string_view::npos) return true;
+  auto n = parse_u64(digits);
+  return n && std::find(cpus.begin(), cpus.end(), static_cast<long long>(*n)) != cpus.end();
+}
 
 std::vector<InjectOutcome> inject_files(
     const InjectRequest& req, const std::function<void(const InjectOutcome&)>& on_mounted) {
@@ -346,6 +514,10 @@ std::vector<InjectOutcome> inject_files(
   try {
     UniqueFd rootfd = open_at(AT_FDCWD, req.rootfs, O_PATH | O_DIRECTORY, req.rootfs);
     std::vector<InjectOutcome> out;
+    if (wants_cpu_dir(req)) {
+      out.push_back(give_cpu_dir(run, rootfd.get()));
+      if (out.back().status == InjectStatus::kMounted) run.mounts = read_mounts(proc, req.pid);
+    }
     for (size_t i = 0; i < req.files.size(); ++i) {
       out.push_back(inject_one(run, rootfd.get(), req.files[i].target, sources[i]));
     }
@@ -365,7 +537,7 @@ std::vector<std::string> undo_mounts(pid_t pid, const std::string& rootfs,
   NsGuard ns(nsfd.get());
   UniqueFd rootfd = open_at(AT_FDCWD, rootfs, O_PATH | O_DIRECTORY, rootfs);
   for (auto it = targets.rbegin(); it != targets.rend(); ++it) {
-    if (!carries_fuse(rootfd.get(), *it, mounts)) continue;
+    if (!carries_ours(rootfd.get(), *it, mounts)) continue;
     detach(rootfs, *it);
     done.push_back(*it);
   }

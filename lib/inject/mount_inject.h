@@ -22,7 +22,9 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vproc {
@@ -30,6 +32,9 @@ namespace vproc {
 struct InjectFile {
   std::string source;  // absolute path in the caller's namespace (a vprocd file)
   std::string target;  // path relative to the rootfs, e.g. "proc/meminfo"
+  // A source that does not exist is a skipped file rather than a failed job
+  // (pressure files, which vprocd serves only where the host has PSI).
+  bool optional = false;
 };
 
 enum class InjectStatus { kMounted, kSkipped };
@@ -69,7 +74,23 @@ struct InjectRequest {
   // (kSkipped, reason "already attached"). Mounts of other FUSE filesystems
   // (lxcfs) are never touched.
   bool replace = false;
+  // When set and a file's target lies in the CPU directory (lib/files
+  // kCpuDirTarget), the container first gets its own view of that directory:
+  // a read-only tmpfs (source "vproc-cpu") over it that holds every entry of
+  // the container's sysfs directory, each bound from there as it is (with
+  // the mounts beneath it), except the cpuN directories of CPUs not listed
+  // here. The files are then mounted onto the bound entries. Its outcome comes
+  // first, with target kCpuDirTarget. A directory that already is such a
+  // view is kept (skipped: "already the container's own CPU directory", or
+  // kAlreadyAttached in replace mode).
+  std::optional<std::vector<int>> cpu_dir;
 };
+
+// Whether the container's CPU directory keeps the host entry `name`: a
+// "cpuN" directory only for N in cpus, every other entry always.
+bool cpu_dir_keeps(std::string_view name, const std::vector<int>& cpus);
+// The source the view's tmpfs carries in mountinfo.
+inline constexpr const char* kCpuDirSource = "vproc-cpu";
 
 // Injects every file. Per-file problems (missing target, symlink, wrong
 // filesystem, shared mount, already mounted) are skipped outcomes; failures
@@ -81,7 +102,8 @@ std::vector<InjectOutcome> inject_files(
     const InjectRequest& req, const std::function<void(const InjectOutcome&)>& on_mounted = {});
 
 // Detaches (MNT_DETACH) the topmost mount on each target, but only when it is
-// a FUSE mount (ours). Used for rollback. Returns the targets unmounted.
+// ours (a FUSE mount, or the CPU directory's tmpfs with what is on it). Used
+// for rollback. Returns the targets unmounted.
 std::vector<std::string> undo_mounts(pid_t pid, const std::string& rootfs,
                                      const std::vector<std::string>& targets);
 

@@ -17,11 +17,11 @@ namespace vproc {
 
 namespace {
 
-// target (relative to the rootfs) -> source (relative to vprocd's mountpoint)
-const std::map<std::string, std::string>& sources_by_target() {
-  static const std::map<std::string, std::string> m = [] {
-    std::map<std::string, std::string> r;
-    for (const ServedFile& f : injectable_files()) r.emplace(f.target, f.source);
+// target (relative to the rootfs) -> its row
+const std::map<std::string, const ServedFile*>& rows_by_target() {
+  static const std::map<std::string, const ServedFile*> m = [] {
+    std::map<std::string, const ServedFile*> r;
+    for (const ServedFile& f : injectable_files()) r.emplace(f.target, &f);
     return r;
   }();
   return m;
@@ -56,9 +56,9 @@ void reattach_one(const ReattachOptions& opt, RegistryEntry& e, ReattachReport& 
   req.source_dirfd = opt.source_root;
   req.replace = true;
   for (const std::string& target : e.files) {
-    auto it = sources_by_target().find(target);
-    if (it == sources_by_target().end()) continue;  // not a file this vprocd serves
-    req.files.push_back({it->second, target});
+    auto it = rows_by_target().find(target);
+    if (it == rows_by_target().end()) continue;  // not a file this vprocd serves
+    req.files.push_back({it->second->source, target, it->second->needs_psi});
   }
   // Registered at createRuntime, the rootfs was a host path; once the
   // container has pivoted, its root is "/" in its own namespace.

@@ -14,6 +14,7 @@
 
 #include "lib/base/io.h"
 #include "lib/base/sys_error.h"
+#include "lib/files/files.h"
 
 namespace vproc {
 
@@ -26,7 +27,8 @@ bool recorded(const InjectOutcome& o) {
 bool record_outcomes(RegistryEntry& e, const std::vector<InjectOutcome>& outcomes) {
   e.files.clear();
   for (const InjectOutcome& o : outcomes) {
-    if (recorded(o)) e.files.push_back(o.target);
+    // The CPU directory is made once, at creation: a re-attach replaces files.
+    if (recorded(o) && o.target != kCpuDirTarget) e.files.push_back(o.target);
   }
   e.attached_at = static_cast<std::int64_t>(std::time(nullptr));
   return !e.files.empty();
@@ -104,22 +106,29 @@ void write_entry(const std::string& registry_dir, const RegistryEntry& e) {
   for (const std::string& d : {registry_dir, dir}) {
     if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) throw SysError("mkdir", d, errno);
   }
-  std::string tmp = dir + "/." + e.id + ".tmp." + std::to_string(::getpid());
-  int raw = retry_eintr([&] {
-    return ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  });
-  if (raw < 0) throw SysError("open", tmp, errno);
-  UniqueFd fd(raw);
-  try {
-    // No fsync: the registry lives on a tmpfs and is meant to vanish at reboot;
-    // rename() alone makes the record appear whole or not at all.
-    write_all(fd.get(), render_entry(e), tmp);
-    fd.reset();
-    if (::rename(tmp.c_str(), path.c_str()) != 0) throw SysError("rename", path, errno);
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
+  // No fsync: the registry lives on a tmpfs and is meant to vanish at reboot;
+  // rename() alone makes the record appear whole or not at all.
+  replace_file(path, dir + "/." + e.id + ".tmp." + std::to_string(::getpid()), render_entry(e),
+               0600);
+}
+
+void write_cpu_view(const std::string& registry_dir, core::CpuView view) {
+  if (::mkdir(registry_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    throw SysError("mkdir", registry_dir, errno);
   }
+  std::string path = registry_dir + "/cpu-view";
+  replace_file(path, path + ".tmp." + std::to_string(::getpid()),
+               view == core::CpuView::kCpuset ? "cpuset\n" : "quota\n", 0644);
+}
+
+core::CpuView read_cpu_view(const std::string& registry_dir) {
+  std::optional<std::string> text;
+  try {
+    text = read_file_at(AT_FDCWD, registry_dir + "/cpu-view");
+  } catch (const SysError&) {
+    return core::CpuView::kQuota;
+  }
+  return text && trim(*text) == "cpuset" ? core::CpuView::kCpuset : core::CpuView::kQuota;
 }
 
 bool remove_entry(const std::string& registry_dir, const std::string& id) {

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/core/readings.h"
 #include "lib/inject/mount_inject.h"
 #include "lib/proc/identity.h"
 
@@ -55,5 +56,13 @@ void write_entry(const std::string& registry_dir, const RegistryEntry& e);
 std::vector<std::string> registered_ids(const std::string& registry_dir);
 // True when a record was removed; absent is not an error.
 bool remove_entry(const std::string& registry_dir, const std::string& id);
+
+// vprocd's --cpu-view, published at REGISTRY_DIR/cpu-view ("quota" or
+// "cpuset") so that the hook gives a container the cpuN entries of the CPUs
+// vprocd shows it. write_cpu_view creates REGISTRY_DIR as needed and throws
+// SysError; read_cpu_view answers kQuota (the default) when the file is
+// absent or says anything else.
+void write_cpu_view(const std::string& registry_dir, core::CpuView view);
+core::CpuView read_cpu_view(const std::string& registry_dir);
 
 }  // namespace vproc

@@ -78,7 +78,11 @@ T=vproc-att-true-$VT_UNIQ
 F=vproc-att-false-$VT_UNIQ
 N=vproc-att-none-$VT_UNIQ
 vt_check "no vprocd serves $MP yet" [ ! -e "$MP/proc/meminfo" ]
-start_ctr "$RA" "$P" 256
+# P runs on the host's last CPU: its CPU directory lists that cpuN only.
+PCPU=$(($(nproc --all) - 1))
+PCPUS=cpu$PCPU
+NF=$(vc_nfiles)
+start_ctr "$RA" "$P" 256 ".linux.resources.cpu={\"cpus\":\"$PCPU\",\"mems\":\"0\"}"
 start_ctr "$RB" "$T" 128 '.annotations={"vproc.io/enable":"true"}'
 start_ctr "$RB" "$F" 192 '.annotations={"vproc.io/enable":"false"}'
 start_ctr "$RB" "$N" 320
@@ -106,9 +110,14 @@ vt_check "the container's init has a child ($CHILD)" [ -n "$CHILD" ] && [ "$CHIL
 run_attach --pid "${CHILD:-$PI}" --runtime-root "$RA"
 vt_eq "attach --pid (a child of the init): exit 0" 0 "$RC"
 vt_check "attach --pid: one line naming the container and its init" has_line \
-  "attached $P (pid $PI): meminfo, cpuinfo, stat, uptime, loadavg, swaps, diskstats, online" "$OUT"
+  "attached $P (pid $PI): $(vc_attached_names)" "$OUT"
 vt_eq "attach --pid: MemTotal is the 256 MiB limit" $((256 * 1024)) "$(memtotal_in "$RA" "$P")"
-vt_eq "attach --pid: 8 FUSE mounts in the container" 8 "$(fuse_mounts "$PI")"
+vt_eq "attach --pid: $NF FUSE mounts in the container" "$NF" "$(fuse_mounts "$PI")"
+vt_eq "attach --pid: one vproc CPU directory" 1 "$(vc_cpu_dirs "$PI")"
+vt_eq "attach --pid: the container lists cpuN of its cpuset only" "$PCPUS" \
+  "$(runc --root "$RA" exec "$P" ls /sys/devices/system/cpu | grep -E '^cpu[0-9]+$' | tr '\n' ' ' | sed 's/ $//')"
+vt_eq "attach --pid: possible is online's" "$(runc --root "$RA" exec "$P" cat /sys/devices/system/cpu/online)" \
+  "$(runc --root "$RA" exec "$P" cat /sys/devices/system/cpu/possible)"
 rec=$REG/containers/$P.json
 vt_check "attach --pid: registry record written under --registry-dir" [ -f "$rec" ]
 vt_eq "record: the init pid" "$PI" "$(jq -r .pid "$rec" 2>/dev/null)"
@@ -116,14 +125,15 @@ vt_eq "record: its start time" "$(vt_starttime "$PI")" "$(jq -r .pid_start_time 
 vt_eq "record: its mount namespace" "$(stat -Lc %i "/proc/$PI/ns/mnt")" "$(jq -r .mnt_ns "$rec" 2>/dev/null)"
 vt_eq "record: rootfs / (the container has pivoted)" / "$(jq -r .rootfs "$rec" 2>/dev/null)"
 vt_eq "record: the mountpoint" "$MP" "$(jq -r .mountpoint "$rec" 2>/dev/null)"
-vt_eq "record: 8 files" 8 "$(jq '.files | length' "$rec" 2>/dev/null)"
+vt_eq "record: $NF files (not the CPU directory)" "$NF" "$(jq '.files | length' "$rec" 2>/dev/null)"
 vt_check "record: attached_at is now" [ $(($(date +%s) - $(jq -r .attached_at "$rec" 2>/dev/null || echo 0))) -lt 60 ]
 
 run_attach --pid "$PI" --runtime-root "$RA"
 vt_eq "attach --pid again: exit 0" 0 "$RC"
 vt_check "attach --pid again: skipped, already attached" has_line \
   "skipped $P: already attached to this vprocd" "$OUT"
-vt_eq "attach --pid again: still 8 FUSE mounts (none stacked)" 8 "$(fuse_mounts "$PI")"
+vt_eq "attach --pid again: still $NF FUSE mounts (none stacked)" "$NF" "$(fuse_mounts "$PI")"
+vt_eq "attach --pid again: still one vproc CPU directory" 1 "$(vc_cpu_dirs "$PI")"
 vt_eq "attach --pid again: one mount on /proc/meminfo" 1 "$(grep -c ' /proc/meminfo ' "/proc/$PI/mountinfo")"
 
 # --- 3. attach --all, by policy ---------------------------------------------------------------
@@ -132,7 +142,7 @@ echo "policy = opt-in" >"$VT_TMP/hook.conf"
 run_attach --config "$VT_TMP/hook.conf" --all --runtime-root "$RB" --dry-run
 vt_eq "dry run (policy opt-in from the config file): exit 0" 0 "$RC"
 vt_check "dry run: would attach the enable=true one" has_line \
-  "would attach $T (pid $TI): meminfo, cpuinfo, stat, uptime, loadavg, swaps, diskstats, online" "$OUT"
+  "would attach $T (pid $TI): $(vc_file_names)" "$OUT"
 vt_check "dry run: the enable=false one skipped, with the reason" has_line \
   "skipped $F: vproc.io/enable is \"false\"" "$OUT"
 vt_check "dry run: the unannotated one skipped under opt-in, with the reason" has_line \
@@ -144,12 +154,12 @@ vt_check "dry run: no registry record" [ ! -e "$REG/containers/$T.json" ]
 run_attach --all --runtime-root "$RB" --policy opt-in
 vt_eq "attach --all --policy opt-in: exit 0" 0 "$RC"
 vt_check "opt-in: the enable=true one attached" has_line \
-  "attached $T (pid $TI): meminfo, cpuinfo, stat, uptime, loadavg, swaps, diskstats, online" "$OUT"
+  "attached $T (pid $TI): $(vc_attached_names)" "$OUT"
 vt_check "opt-in: enable=false skipped" has_text "skipped $F: " "$OUT"
 vt_check "opt-in: the unannotated one skipped" has_text "skipped $N: " "$OUT"
 vt_eq "opt-in: enable=true sees its 128 MiB" $((128 * 1024)) "$(memtotal_in "$RB" "$T")"
 vt_eq "opt-in: the unannotated one still sees the host" "$HOST_MEM" "$(memtotal_in "$RB" "$N")"
-vt_eq "opt-in: FUSE mounts (true, false, none)" "8 0 0" \
+vt_eq "opt-in: FUSE mounts (true, false, none)" "$NF 0 0" \
   "$(fuse_mounts "$TI") $(fuse_mounts "$FI") $(fuse_mounts "$NI")"
 
 run_attach --all --runtime-root "$RB" --policy opt-out --config "$VT_TMP/hook.conf"
@@ -157,11 +167,11 @@ vt_eq "attach --all --policy opt-out (the flag beats the config file): exit 0" 0
 vt_check "opt-out: the enable=true one already attached" has_line \
   "skipped $T: already attached to this vprocd" "$OUT"
 vt_check "opt-out: the unannotated one attached" has_line \
-  "attached $N (pid $NI): meminfo, cpuinfo, stat, uptime, loadavg, swaps, diskstats, online" "$OUT"
+  "attached $N (pid $NI): $(vc_attached_names)" "$OUT"
 vt_check "opt-out: enable=false still skipped" has_line "skipped $F: vproc.io/enable is \"false\"" "$OUT"
 vt_eq "opt-out: the unannotated one sees its 320 MiB" $((320 * 1024)) "$(memtotal_in "$RB" "$N")"
 vt_eq "opt-out: enable=false sees the host" "$HOST_MEM" "$(memtotal_in "$RB" "$F")"
-vt_eq "opt-out: FUSE mounts (true, false, none): nothing stacked" "8 0 8" \
+vt_eq "opt-out: FUSE mounts (true, false, none): nothing stacked" "$NF 0 $NF" \
   "$(fuse_mounts "$TI") $(fuse_mounts "$FI") $(fuse_mounts "$NI")"
 vt_eq "registry records: the --pid one, true and none; not false" "$N.json $P.json $T.json" \
   "$(cd "$REG/containers" && ls | sort | tr '\n' ' ' | sed 's/ $//')"

@@ -95,9 +95,11 @@ if [ -n "${VPROCD_PID:-}" ] && kill -0 "$VPROCD_PID" 2>/dev/null; then
   vt_eq "late failure, fail-closed: exit 1" 1 "$?"
   vt_check "late failure, fail-closed: reason given ($out)" grep -q "mkdir .*not-a-dir/containers" <<<"$out"
   vt_eq "late failure, fail-closed: this run's mounts undone" 0 "$(grep -c fuse /proc/$pid/mountinfo)"
+  vt_eq "late failure, fail-closed: its CPU directory undone" 0 "$(vc_cpu_dirs "$pid")"
   out=$("$VPROC_HOOK" --mountpoint "$MP" --registry-dir "$VT_TMP/not-a-dir" <<<"$state" 2>&1)
   vt_eq "late failure, fail-open: exit 0" 0 "$?"
-  vt_eq "late failure, fail-open: mounts kept" 8 "$(grep -c fuse /proc/$pid/mountinfo)"
+  vt_eq "late failure, fail-open: mounts kept" "$(vc_nfiles)" "$(grep -c fuse /proc/$pid/mountinfo)"
+  vt_eq "late failure, fail-open: its CPU directory kept" 1 "$(vc_cpu_dirs "$pid")"
   vt_check "late failure, fail-open: says the files stay ($out)" grep -q "stay injected but unregistered" <<<"$out"
   vc_runc_cleanup "$id"
 fi

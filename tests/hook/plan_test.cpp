@@ -85,8 +85,28 @@ TEST_CASE("plan: default injects every known file from the mountpoint") {
   REQUIRE(p.files.size() == injectable_files().size());
   CHECK(p.files[0].source == "/var/lib/vproc/proc/meminfo");
   CHECK(p.files[0].target == "proc/meminfo");
-  CHECK(p.files.back().source == "/var/lib/vproc/sys/devices/system/cpu/online");
-  CHECK(p.files.back().target == "sys/devices/system/cpu/online");
+  CHECK(p.files.back().source == "/var/lib/vproc/sys/devices/system/cpu/present");
+  CHECK(p.files.back().target == "sys/devices/system/cpu/present");
+  // Pressure files are in the set, as optional (vprocd serves them only where
+  // the host has PSI); no other file is.
+  size_t optional = 0;
+  for (const PlannedFile& f : p.files) {
+    CHECK(f.optional == (f.name.rfind("pressure/", 0) == 0));
+    optional += f.optional;
+  }
+  CHECK(optional == 3);
+}
+
+TEST_CASE("plan: vproc.io/files names pressure and the CPU directory's files") {
+  State s = parse_state(kState);
+  s.annotations["vproc.io/files"] = "present,pressure/io,possible";
+  Plan p = make_plan(s, parse_config(kConfig), "/var/lib/vproc");
+  REQUIRE(p.files.size() == 3);
+  CHECK(p.files[0].target == "proc/pressure/io");
+  CHECK(p.files[0].optional);
+  CHECK(p.files[1].target == "sys/devices/system/cpu/possible");
+  CHECK(p.files[2].target == "sys/devices/system/cpu/present");
+  CHECK_FALSE(p.files[1].optional);
 }
 
 TEST_CASE("plan: vproc.io/enable from state or config; state wins") {

@@ -12,6 +12,7 @@
 
 #include "hook/plan.h"
 #include "lib/base/io.h"
+#include "lib/files/files.h"
 #include "lib/proc/identity.h"
 
 using namespace vproc;
@@ -91,6 +92,8 @@ TEST_CASE("record_outcomes: mounted and already-attached files are recorded, oth
       {"proc/cpuinfo", InjectStatus::kSkipped, kAlreadyAttached, false},
       {"proc/stat", InjectStatus::kSkipped, "target is a symlink", false},
       {"proc/uptime", InjectStatus::kMounted, "", true},
+      // The CPU directory is made at creation only: never re-attached.
+      {kCpuDirTarget, InjectStatus::kMounted, "", false},
   };
   std::int64_t before = static_cast<std::int64_t>(std::time(nullptr));
   CHECK(record_outcomes(e, outcomes));

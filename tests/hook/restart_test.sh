@@ -108,17 +108,17 @@ check_conn_gone() {
   else vt_fail "$1's FUSE connection is gone ($2; live: $(fuse_conns | tr '\n' ' '); mounts of it seen by: $(holders "$2"))"; fi
 }
 
-# container_mounts_on DEV: every container has each of the 8 files mounted exactly once, all
+# container_mounts_on DEV: every container has each of the files mounted exactly once, all
 # from DEV; prints what differs.
+WANT=$(vc_file_targets | tr '\n' ' ')
 container_mounts_on() {
   local dev=$1 i pid out=""
   for i in $(seq 1 "$N"); do
     pid=${CPID[$i]}
-    out+=$(awk -v dev="$dev" -v c="c$i" '
+    out+=$(awk -v dev="$dev" -v c="c$i" -v want="$WANT" '
       { for (s = 7; $s != "-"; s++) {} }
       $(s + 1) ~ /^fuse/ { n[$5]++; if ($3 != dev) bad = bad " " $5 "=" $3 }
       END {
-        want = "/proc/meminfo /proc/cpuinfo /proc/stat /proc/uptime /proc/loadavg /proc/swaps /proc/diskstats /sys/devices/system/cpu/online"
         k = split(want, w, " ")
         for (j = 1; j <= k; j++) if (n[w[j]] != 1) bad = bad " " w[j] "x" n[w[j]] + 0
         if (bad != "") printf "%s:%s; ", c, bad
@@ -135,7 +135,7 @@ check_new_instance() {
   NEW_DEV=$(vt_top_dev "$MP")
   vt_check "the new instance is another FUSE connection ($2 -> $NEW_DEV)" test "$NEW_DEV" != "$2"
   diff=$(container_mounts_on "$NEW_DEV")
-  vt_check "every container's 8 files are mounted once, from the new instance ${diff}" test -z "$diff"
+  vt_check "every container's $(vc_nfiles) files are mounted once, from the new instance ${diff}" test -z "$diff"
   check_conn_gone "$1" "$2" "$NEW_DEV"
   vt_check "$REG/vprocd.pid names the new instance" pidfile_names "$3"
 }

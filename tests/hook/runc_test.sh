@@ -18,7 +18,8 @@ vc_rootfs "$ROOTFS"
 HOOK_ARGS=(--mountpoint "$MP" --registry-dir "$REG" --log-file "$LOG")
 READ='head -n1 /proc/meminfo; echo online=$(head -n1 /sys/devices/system/cpu/online);
       echo uptime=$(head -n1 /proc/uptime); echo cpus=$(grep -c ^processor /proc/cpuinfo);
-      echo mounts=$(grep -c fuse /proc/self/mountinfo); echo ro=$(echo x 2>/dev/null > /proc/meminfo && echo no || echo yes)'
+      echo mounts=$(grep -c fuse /proc/self/mountinfo); echo ro=$(echo x 2>/dev/null > /proc/meminfo && echo no || echo yes)
+      echo cpudirs=$(ls /sys/devices/system/cpu | grep -E "^cpu[0-9]+$"); echo possible=$(cat /sys/devices/system/cpu/possible)'
 LIMITS='.linux.resources={"memory":{"limit":268435456},"cpu":{"quota":50000,"period":100000}}'
 
 for stage in createRuntime prestart poststart; do
@@ -36,8 +37,10 @@ for stage in createRuntime prestart poststart; do
   vt_eq "$stage: MemTotal is the 256 MiB limit" 262144 "$(echo "$out" | vc_memtotal)"
   vt_eq "$stage: online lists ceil(0.5)=1 CPU" "online=0" "$(echo "$out" | grep ^online=)"
   vt_eq "$stage: cpuinfo has 1 processor" "cpus=1" "$(echo "$out" | grep ^cpus=)"
-  vt_eq "$stage: 8 files mounted" "mounts=8" "$(echo "$out" | grep ^mounts=)"
+  vt_eq "$stage: $(vc_nfiles) files mounted" "mounts=$(vc_nfiles)" "$(echo "$out" | grep ^mounts=)"
   vt_eq "$stage: files are read-only" "ro=yes" "$(echo "$out" | grep ^ro=)"
+  vt_eq "$stage: the CPU directory lists cpu0 only" "cpudirs=cpu0" "$(echo "$out" | grep ^cpudirs=)"
+  vt_eq "$stage: possible is online's" "possible=0" "$(echo "$out" | grep ^possible=)"
   up=$(echo "$out" | sed -n 's/^uptime=\([0-9]*\)\..*/\1/p')
   vt_check "$stage: uptime is the container's (${up:-?} s < 10 s)" [ "${up:-99}" -lt 10 ]
   [ "$rc" = 0 ] || echo "$out" | sed 's/^/    /'
@@ -68,7 +71,10 @@ vt_eq "registry has the init pid" "$pid" "$(jq -r .pid "$entry" 2>/dev/null)"
 vt_eq "registry has its start time" "$(awk '{print $22}' /proc/$pid/stat)" \
   "$(jq -r .pid_start_time "$entry" 2>/dev/null)"
 vt_eq "registry has its mount namespace" "$(stat -Lc %i /proc/$pid/ns/mnt)" "$(jq -r .mnt_ns "$entry" 2>/dev/null)"
-vt_eq "registry lists 8 files" 8 "$(jq '.files|length' "$entry" 2>/dev/null)"
+vt_eq "registry lists $(vc_nfiles) files" "$(vc_nfiles)" "$(jq '.files|length' "$entry" 2>/dev/null)"
+vt_eq "the hook running twice made one CPU directory" 1 "$(vc_cpu_dirs "$pid")"
+vt_check "second hook run logged why it kept the CPU directory" \
+  grep -q "$id: skipped sys/devices/system/cpu: already the container's own CPU directory" "$LOG"
 vt_eq "second hook run did not stack mounts" 1 "$(grep -c ' /proc/meminfo ' /proc/$pid/mountinfo)"
 vt_check "second hook run logged why it skipped" grep -q "$id: skipped proc/meminfo: already carries a FUSE mount" "$LOG"
 vt_eq "registry dir is private" 700 "$(stat -c %a "$REG/containers")"

@@ -53,6 +53,8 @@ r "$mp/proc/meminfo" "$out/meminfo"
 r "$mp/proc/swaps" "$out/swaps"
 r "$mp/proc/cpuinfo" "$out/cpuinfo"
 r "$mp/sys/devices/system/cpu/online" "$out/online"
+r "$mp/sys/devices/system/cpu/possible" "$out/possible"
+r "$mp/sys/devices/system/cpu/present" "$out/present"
 r "$mp/proc/diskstats" "$out/diskstats"
 for p in cpu memory io; do
   [ -e "$mp/proc/pressure/$p" ] && r "$mp/proc/pressure/$p" "$out/pressure.$p"
@@ -103,6 +105,10 @@ vt_eq "cpuinfo lists exactly one processor, numbered 1" 1 "$(cpus "$NS/cpuinfo" 
 vt_eq "cpuinfo keeps one model name per processor" 1 "$(grep -c '^model name' "$NS/cpuinfo")"
 vt_eq "online is '1'" 1 "$(cat "$NS/online")"
 vt_eq "online ends with a newline, as the kernel's does" 0a "$(tail -c1 "$NS/online" | od -An -tx1 | tr -d ' ')"
+vt_eq "possible is online's list" "$(cat "$NS/online")" "$(cat "$NS/possible")"
+vt_eq "present is online's list" "$(cat "$NS/online")" "$(cat "$NS/present")"
+vt_eq "cpuinfo's siblings count the one CPU shown" 1 "$(sed -n 's/^siblings\t*: //p' "$NS/cpuinfo")"
+vt_eq "cpuinfo's cpu cores count the one core shown" 1 "$(sed -n 's/^cpu cores\t*: //p' "$NS/cpuinfo")"
 vt_eq "stat has exactly one cpuN line, cpu1" 1 "$(cpus "$NS/stat.01" stat)"
 vt_eq "stat keeps the host's btime" "$(grep '^btime' /proc/stat)" "$(grep '^btime' "$NS/stat.01")"
 up=$(awk '{ print $1 }' "$NS/uptime")
@@ -188,6 +194,44 @@ else
 fi
 { kill -KILL "$HOG"; wait "$HOG"; } 2>/dev/null
 
+# --- a cpuset that changes under a kept fd ------------------------------------------------
+# online, possible and a kept cpuinfo fd re-read at offset 0 after the cpuset
+# went from {0,1} to {1}: the second reading is the new set, whole.
+if [ "$(nproc --all)" -ge 2 ] && vt_cpu_online 0 && vt_cpu_online 1; then
+  vt_new_cgroup cpuchange; CC=$VT_CG
+  vt_set_cpuset "$CC" 0-1
+  vt_spawn_in_cgroup "$CC" "$VT_PY" -c 'import os, sys, time
+mp, flag = sys.argv[1], sys.argv[2]
+fds = [os.open(mp + f, os.O_RDONLY) for f in
+       ("/sys/devices/system/cpu/online", "/sys/devices/system/cpu/possible", "/proc/cpuinfo")]
+def read_all(fd):
+    os.lseek(fd, 0, os.SEEK_SET)
+    out = b""
+    while True:
+        b = os.read(fd, 65536)
+        if not b:
+            return out.decode()
+        out += b
+def line():
+    t = [read_all(fd) for fd in fds]
+    return "%s %s %d" % (t[0].strip(), t[1].strip(), t[2].count("processor"))
+print("first=" + line(), flush=True)
+while not os.path.exists(flag):
+    time.sleep(0.05)
+print("second=" + line(), flush=True)' "$MP" "$VT_TMP/cpuset-changed" >"$VT_TMP/cpuchange.out" 2>&1
+  CPID=$VT_SPAWNED
+  if vt_wait_for 10 grep -q '^first=' "$VT_TMP/cpuchange.out"; then
+    vt_set_cpuset "$CC" 1
+    touch "$VT_TMP/cpuset-changed"
+    vt_wait_for 10 grep -q '^second=' "$VT_TMP/cpuchange.out"
+  fi
+  wait "$CPID" 2>/dev/null
+  vt_eq "kept fds before the cpuset change: online, possible, cpuinfo processors" "first=0-1 0-1 2" \
+    "$(grep '^first=' "$VT_TMP/cpuchange.out")"
+  vt_eq "the same fds re-read at 0 after cpuset {0,1} -> {1}" "second=1 1 1" \
+    "$(grep '^second=' "$VT_TMP/cpuchange.out")"
+fi
+
 # --- quota view on (default) and off ------------------------------------------------
 MP2=$VT_TMP/mnt-cpuset
 if vt_start_vprocd_guarded "$MP2" --cpu-view cpuset; then
@@ -201,13 +245,17 @@ if vt_start_vprocd_guarded "$MP2" --cpu-view cpuset; then
     d=$VT_TMP/view-$c
     mkdir -p "$d/quota" "$d/cpuset"
     vt_in_cgroup "${!c}" bash -c 'for v in quota cpuset; do m=$1; [ $v = cpuset ] && m=$2
-        for f in proc/cpuinfo proc/stat sys/devices/system/cpu/online; do timeout 10 cat "$m/$f" >"$3/$v/${f##*/}"; done
+        for f in proc/cpuinfo proc/stat sys/devices/system/cpu/online sys/devices/system/cpu/possible; do
+          timeout 10 cat "$m/$f" >"$3/$v/${f##*/}"
+        done
       done' _ "$MP" "$MP2" "$d"
   done
   vt_eq "quota 0.5 of cpuset {0,1}, quota view: online" 0 "$(cat "$VT_TMP/view-Q/quota/online")"
   vt_eq "quota 0.5 of cpuset {0,1}, quota view: cpuinfo processors" 0 "$(cpus "$VT_TMP/view-Q/quota/cpuinfo" cpuinfo)"
   vt_eq "quota 0.5 of cpuset {0,1}, quota view: stat cpuN lines" 0 "$(cpus "$VT_TMP/view-Q/quota/stat" stat)"
+  vt_eq "quota 0.5 of cpuset {0,1}, quota view: possible" 0 "$(cat "$VT_TMP/view-Q/quota/possible")"
   vt_eq "quota 0.5 of cpuset {0,1}, --cpu-view cpuset: online" 0-1 "$(cat "$VT_TMP/view-Q/cpuset/online")"
+  vt_eq "quota 0.5 of cpuset {0,1}, --cpu-view cpuset: possible" 0-1 "$(cat "$VT_TMP/view-Q/cpuset/possible")"
   vt_eq "quota 0.5 of cpuset {0,1}, --cpu-view cpuset: cpuinfo processors" 0,1 "$(cpus "$VT_TMP/view-Q/cpuset/cpuinfo" cpuinfo)"
   vt_eq "quota 0.5 of cpuset {0,1}, --cpu-view cpuset: stat cpuN lines" 0,1 "$(cpus "$VT_TMP/view-Q/cpuset/stat" stat)"
   vt_eq "quota 1.5 of cpuset {0,1}, quota view: ceil(1.5) = 2 CPUs online" 0-1 "$(cat "$VT_TMP/view-Q2/quota/online")"

@@ -111,6 +111,28 @@ vc_host_mounts() {
       $1 = ""; $2 = ""; print }' /proc/self/mountinfo | sort
 }
 
+# The files the hook injects by default on this host, as `vproc-hook attach`
+# names them, and their targets: the pressure files only where the host has PSI.
+vc_file_names() {
+  local psi=""
+  [ -d /proc/pressure ] && psi=", pressure/cpu, pressure/memory, pressure/io"
+  echo "meminfo, cpuinfo, stat, uptime, loadavg, swaps, diskstats, online$psi, possible, present"
+}
+vc_file_targets() {
+  local n
+  for n in $(vc_file_names | tr -d ,); do
+    case $n in
+      online | possible | present) echo "/sys/devices/system/cpu/$n" ;;
+      *) echo "/proc/$n" ;;
+    esac
+  done
+}
+vc_nfiles() { vc_file_targets | wc -l; }
+# What `vproc-hook attach` lists for a container it gave its CPU directory and files.
+vc_attached_names() { echo "$(vc_file_names), cpu/"; }
+# vc_cpu_dirs PID: how many vproc CPU directories (tmpfs "vproc-cpu") PID's mount table has.
+vc_cpu_dirs() { awk '{ for (s = 7; $s != "-"; s++) {} } $(s + 1) == "tmpfs" && $(s + 2) == "vproc-cpu"' "/proc/$1/mountinfo" | wc -l; }
+
 # Value of MemTotal (kB) in a meminfo text on stdin.
 vc_memtotal() { awk '/^MemTotal:/ {print $2}'; }
 vc_host_memtotal() { vc_memtotal < /proc/meminfo; }

@@ -294,6 +294,50 @@ TEST_CASE("cpuinfo keeps the visible CPUs' blocks with their ids") {
   CHECK(render_online({0, 2, 3}) == "0,2-3\n");
 }
 
+// Two packages; package 0 has cores 0 and 1 with two threads each (CPUs 0-3),
+// package 1 has one core (CPU 4), as a host's /proc/cpuinfo lays them out.
+std::string two_package_cpuinfo() {
+  std::string out;
+  const int package[] = {0, 0, 0, 0, 1};
+  const int core[] = {0, 0, 1, 1, 0};
+  for (int cpu = 0; cpu < 5; ++cpu) {
+    out += "processor\t: " + std::to_string(cpu) +
+           "\nphysical id\t: " + std::to_string(package[cpu]) +
+           "\nsiblings\t: " + (package[cpu] ? "1" : "4") +
+           "\ncore id\t\t: " + std::to_string(core[cpu]) +
+           "\ncpu cores\t: " + (package[cpu] ? "1" : "2") + "\nflags\t\t: fpu\n\n";
+  }
+  return out;
+}
+
+TEST_CASE("cpuinfo: siblings and cpu cores count the CPUs shown of each package") {
+  std::string host = two_package_cpuinfo();
+  CHECK(render_cpuinfo(host, {0, 1, 2, 3, 4}) == host);
+  std::string one = render_cpuinfo(host, {1});
+  CHECK(one ==
+        "processor\t: 1\nphysical id\t: 0\nsiblings\t: 1\ncore id\t\t: 0\n"
+        "cpu cores\t: 1\nflags\t\t: fpu\n\n");
+  // Both threads of core 0 and one of core 1: three siblings on two cores.
+  std::string three = render_cpuinfo(host, {0, 1, 2});
+  CHECK(three.find("siblings\t: 4") == std::string::npos);
+  size_t n = 0;
+  for (size_t p = 0; (p = three.find("siblings\t: 3\ncore id", p)) != std::string::npos; ++p) ++n;
+  CHECK(n == 3);
+  CHECK(three.find("cpu cores\t: 2\n") != std::string::npos);
+  CHECK(three.find("cpu cores\t: 1\n") == std::string::npos);
+  // Package 1 on its own keeps its one core; package 0's CPU 3 alone has one.
+  std::string split = render_cpuinfo(host, {3, 4});
+  CHECK(split.find("processor\t: 3\nphysical id\t: 0\nsiblings\t: 1\n") != std::string::npos);
+  CHECK(split.find("processor\t: 4\nphysical id\t: 1\nsiblings\t: 1\n") != std::string::npos);
+  CHECK(split.find("cpu cores\t: 2") == std::string::npos);
+}
+
+TEST_CASE("online_cpus_of_stat lists the cpuN lines") {
+  CHECK(online_cpus_of_stat("cpu  1 2 3\ncpu0 1 2 3\ncpu3 4 5 6\nintr 5\nctxt 1\n") ==
+        std::vector<int>{0, 3});
+  CHECK(online_cpus_of_stat("cpu  1 2\ncpux 1\ncpu99999999999 1\n").empty());
+}
+
 TEST_CASE("diskstats: cgroup counters, zeros for untouched devices, never back") {
   std::string host =
       "   8       0 sda 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21\n"

@@ -134,7 +134,9 @@ gc_check_psi() {
 
 # gc_container_script: what a container runs; gc_check_container parses it.
 gc_container_script() {
-  echo 'head -n1 /proc/meminfo; echo online=$(cat /sys/devices/system/cpu/online); echo cpus=$(grep -c ^processor /proc/cpuinfo); echo stat=$(grep -c ^cpu[0-9] /proc/stat); echo mounts=$(grep -c fuse /proc/self/mountinfo); echo uptime=$(cut -d. -f1 /proc/uptime)'
+  echo 'head -n1 /proc/meminfo; echo online=$(cat /sys/devices/system/cpu/online); echo cpus=$(grep -c ^processor /proc/cpuinfo); echo stat=$(grep -c ^cpu[0-9] /proc/stat); echo mounts=$(grep -c fuse /proc/self/mountinfo); echo uptime=$(cut -d. -f1 /proc/uptime);' \
+    'echo cpudirs=$(ls /sys/devices/system/cpu | grep -E ^cpu[0-9]+$); echo possible=$(cat /sys/devices/system/cpu/possible) present=$(cat /sys/devices/system/cpu/present); echo nprocall=$(nproc --all);' \
+    'echo psimount=$(grep -c .*/proc/pressure/cpu.*fuse.vprocd /proc/self/mountinfo)'
 }
 # gc_check_container LABEL OUTPUT KB CPULIST NCPUS [MOUNTS]
 gc_check_container() {
@@ -146,7 +148,23 @@ gc_check_container() {
   if [ -n "${6:-}" ]; then
     gc_eq "$_l: FUSE mounts in the container" "mounts=$6" "$(echo "$_out" | grep '^mounts=')"
   fi
+  if [ "${6:-0}" -gt 0 ]; then
+    # The hook gave it its own CPU directory: only its CPUs' cpuN entries,
+    # possible and present equal to online, and busybox nproc --all counts them.
+    gc_eq "$_l: cpuN entries of its CPU directory" "cpudirs=cpu$4" "$(echo "$_out" | grep '^cpudirs=')"
+    gc_eq "$_l: possible and present" "possible=$4 present=$4" "$(echo "$_out" | grep '^possible=')"
+    gc_eq "$_l: nproc --all" "nprocall=$5" "$(echo "$_out" | grep '^nprocall=')"
+    if [ -d /proc/pressure ]; then
+      gc_eq "$_l: /proc/pressure/cpu is vprocd's" "psimount=1" "$(echo "$_out" | grep '^psimount=')"
+    else
+      gc_eq "$_l: no PSI on this kernel, nothing mounted on /proc/pressure/cpu" "psimount=0" \
+        "$(echo "$_out" | grep '^psimount=')"
+    fi
+  fi
 }
+
+# gc_nfiles: the files the hook injects here (the pressure files only with PSI).
+gc_nfiles() { if [ -d /proc/pressure ]; then echo 13; else echo 10; fi; }
 
 # gc_oci_config ROOTFS SCRIPT CGROUPS_PATH RESOURCES_JSON HOOKS_JSON: a minimal
 # OCI runtime config (runc 1.1 / crun 1.8) on stdout. SCRIPT runs under sh -c

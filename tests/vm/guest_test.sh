@@ -145,7 +145,7 @@ else
     out=$(run_container $rt "$rt-hook" "$(hooks createRuntime)")
     rc=$?
     gc_eq "$rt: runs a container with vproc-hook at createRuntime" 0 "$rc"
-    gc_check_container "$rt + hook, 256 MiB, cpuset {1}, quota 0.5" "$out" 262144 1 1 8
+    gc_check_container "$rt + hook, 256 MiB, cpuset {1}, quota 0.5" "$out" 262144 1 1 "$(gc_nfiles)"
     up=$(echo "$out" | sed -n 's/^uptime=//p')
     gc_awk "$rt + hook: uptime is the container's (${up:-?} s < 30 s)" 'u ~ /^[0-9]+$/ && u + 0 < 30' -v u="$up"
     [ "$rc" = 0 ] || echo "$out" | sed 's/^/    /'
@@ -156,7 +156,7 @@ else
   out=$(run_container crun crun-poststart "$(hooks poststart)" "sleep 2; ")
   rc=$?
   gc_eq "crun: runs a container with vproc-hook at poststart" 0 "$rc"
-  gc_check_container "crun + hook at poststart" "$out" 262144 1 1 8
+  gc_check_container "crun + hook at poststart" "$out" 262144 1 1 "$(gc_nfiles)"
   [ "$rc" = 0 ] || echo "$out" | sed 's/^/    /'
 
   # --- restart on an older kernel: no MOVE_MOUNT_BENEATH ----------------------------
@@ -191,7 +191,7 @@ else
   while [ $i -lt 150 ] && kill -0 "$OLD_PID" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
   gc_check "the old vprocd drained and exited" sh -c "! kill -0 $OLD_PID 2>/dev/null"
   gc_eq "after the takeover: MemTotal" 262144 "$(memof)"
-  gc_eq "after the takeover: FUSE mounts in the container (none stacked)" 8 \
+  gc_eq "after the takeover: FUSE mounts in the container (none stacked)" "$(gc_nfiles)" \
     "$(timeout 10 runc --root /run/runc exec vm-restart grep -c fuse /proc/self/mountinfo)"
   runc --root /run/runc delete -f vm-restart >/dev/null 2>&1
 

@@ -142,7 +142,7 @@ def listing(mp, psi):
         "sys": ["devices"],
         "sys/devices": ["system"],
         "sys/devices/system": ["cpu"],
-        "sys/devices/system/cpu": ["online"],
+        "sys/devices/system/cpu": ["online", "possible", "present"],
     }
     if psi:
         tree["proc/pressure"] = ["cpu", "io", "memory"]
@@ -173,7 +173,7 @@ def listing(mp, psi):
 def enoent(mp):
     names = ["nope", "proc/nope", "proc/slabinfo", "proc/self", "proc/1", "proc/version",
              "proc/pressure/irq", "sys/nope", "sys/devices/system/cpu/cpu0",
-             "sys/devices/system/cpu/possible", "sys/devices/system/cpu/present",
+             "sys/devices/system/cpu/kernel_max", "sys/devices/system/cpu/offline",
              "proc/.meminfo", "proc/meminfo~", "PROC/meminfo"]
     for rel in names:
         p = os.path.join(mp, rel)
