@@ -104,4 +104,29 @@ if [ -n "${VPROCD_PID:-}" ] && kill -0 "$VPROCD_PID" 2>/dev/null; then
   vc_runc_cleanup "$id"
 fi
 
+# A host without PSI: vprocd serves no pressure files, the hook skips them
+# with a reason and the container starts with the others. Where the host has
+# PSI, a vprocd whose --proc-root is a bind of /proc with an empty tmpfs over
+# its pressure directory stands in for one (the host's /proc is untouched).
+if [ -d /proc/pressure ]; then
+  NOPSI=$VT_TMP/proc-nopsi
+  mkdir -p "$NOPSI"
+  mount --bind /proc "$NOPSI" && vt_on_exit "umount -l '$NOPSI'"
+  mount -t tmpfs -o size=4k,mode=555 vproc-test-nopsi "$NOPSI/pressure" && vt_on_exit "umount '$NOPSI/pressure'"
+  MPN=$VT_TMP/mp-nopsi
+  if vt_start_vprocd "$MPN" --proc-root "$NOPSI"; then
+    vt_check "no PSI: vprocd serves no proc/pressure" [ ! -e "$MPN/proc/pressure" ]
+    ARGS='.process.args=["sh","-c","head -n1 /proc/meminfo; echo mounts=$(grep -c fuse /proc/self/mountinfo); echo psi=$(grep -c \" /proc/pressure/cpu .* fuse\" /proc/self/mountinfo)"]'
+    run_case nopsi "$(vc_hook_entry --mountpoint "$MPN" --log-file "$LOG" --registry-dir "$VT_TMP/reg" --fail-closed)"
+    vt_eq "no PSI, even fail-closed: the container runs" 0 "$RC"
+    vt_eq "no PSI: MemTotal is the 256 MiB limit" 262144 "$(echo "$OUT" | vc_memtotal)"
+    vt_eq "no PSI: the 10 other files mounted" mounts=10 "$(echo "$OUT" | grep ^mounts=)"
+    vt_eq "no PSI: nothing on /proc/pressure/cpu" psi=0 "$(echo "$OUT" | grep ^psi=)"
+    vt_check "no PSI: the log says why the pressure files were skipped" \
+      grep -q "vproc-fail-nopsi-$VT_UNIQ: skipped proc/pressure/cpu: vprocd does not serve it (the host has no PSI)" "$LOG"
+  else
+    vt_fail "vprocd starts with a /proc without PSI"
+  fi
+fi
+
 vt_finish
