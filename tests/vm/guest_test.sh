@@ -195,6 +195,28 @@ else
     "$(timeout 10 runc --root /run/runc exec vm-restart grep -c fuse /proc/self/mountinfo)"
   runc --root /run/runc delete -f vm-restart >/dev/null 2>&1
 
+  # --- a CPU that goes offline ------------------------------------------------------
+  # With CPU 1 offline, a reader whose cpuset is {1} has no visible CPU left:
+  # it sees the host's online CPUs; the root cgroup sees CPU 0 only. vprocd
+  # answers throughout, and the files are whole again once CPU 1 is back.
+  if [ -w /sys/devices/system/cpu/cpu1/online ]; then
+    section "CPU 1 offline and back"
+    OFF=$CGROOT/vproc-vm-offline
+    mkdir -p "$OFF" && echo 1 >"$OFF/cpuset.cpus" && echo 0 >"$OFF/cpuset.mems"
+    read_in_off() { sh -c "echo \$\$ >$OFF/cgroup.procs && cat $MP/sys/devices/system/cpu/online $MP/sys/devices/system/cpu/possible && grep -c ^processor $MP/proc/cpuinfo && grep -c ^cpu[0-9] $MP/proc/stat" 2>&1 | tr '\n' ' '; }
+    gc_eq "cpuset {1}, CPU 1 online: online, possible, cpuinfo, stat" "1 1 1 1 " "$(read_in_off)"
+    if echo 0 >/sys/devices/system/cpu/cpu1/online; then
+      gc_eq "cpuset {1}, CPU 1 offline: the host's online CPU instead" "0 0 1 1 " "$(read_in_off)"
+      gc_eq "root cgroup, CPU 1 offline: online" 0 "$(timeout 10 cat "$MP/sys/devices/system/cpu/online")"
+      gc_check "vprocd still runs" kill -0 "$VPROCD_PID"
+      echo 1 >/sys/devices/system/cpu/cpu1/online
+      gc_eq "cpuset {1}, CPU 1 back: online, possible, cpuinfo, stat" "1 1 1 1 " "$(read_in_off)"
+    else
+      echo "    (this kernel cannot take CPU 1 offline: the offline checks are not run)"
+    fi
+    rmdir "$OFF" 2>/dev/null
+  fi
+
   # --- fail-open and fail-closed: vprocd is down ------------------------------------
   section "vprocd stopped: fail-open and fail-closed"
   stop_vprocd
