@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "fsd/cview_mount.h"
 #include "fsd/fuse/fs.h"
 #include "fsd/fuse/uring.h"
 #include "fsd/keeper.h"
@@ -59,6 +60,8 @@ struct Config {
   bool no_reattach = false;
   double drain_timeout = 30.0;
   std::string io_uring = "auto";
+  bool container_view = false;
+  unsigned view_max_age_ms = 100;
 };
 
 // --detach: the foreground process waits here until the daemon (its child)
@@ -438,6 +441,14 @@ int run(const Config& cfg) {
   write_pid_record(cfg.registry_dir, cfg.mountpoint);
   write_cpu_view(cfg.registry_dir, opts.cpu_view);
   log_line("vprocd: serving " + cfg.mountpoint);
+  UniqueFd view_proc;
+  std::unique_ptr<ViewMount> cview;
+  if (cfg.container_view) {
+    view_proc = open_at(AT_FDCWD, cfg.proc_root, O_RDONLY | O_DIRECTORY);
+    cview = std::make_unique<ViewMount>(&views, views.host_has_pressure(), view_proc.get(),
+                                        std::chrono::milliseconds(cfg.view_max_age_ms),
+                                        cfg.registry_dir + "/view");
+  }
 
   Keeper keeper(keeper_hooks(ctx), std::chrono::duration<double>(cfg.drain_timeout));
   DrainSignal drain_signal(keeper);
@@ -445,10 +456,17 @@ int run(const Config& cfg) {
   ready_w.reset();
   confine(cfg);
   views.start_sampler();
+  if (cview) cview->start(2);
   if (uring) uring->start();
   keeper.start();
   const int rc = session.loop(cfg.threads);
   keeper.stop();
+  if (cview) {
+    cview->stop(keeper.handed_over());
+    // Its loop thread may still wait on the device until the process exits.
+    (void)cview.release();
+    (void)view_proc.release();
+  }
   if (uring) uring->stop();
   session.remove_signal_handlers();
   return leave(cfg.mountpoint, own.id, keeper.handed_over(), rc);
@@ -493,6 +511,13 @@ void add_options(CLI::App& app, Config& cfg) {
                  "FUSE over io_uring (Linux >= 6.14): auto = when the fuse module's "
                  "enable_uring is on; on = turn enable_uring on if needed; off = /dev/fuse only")
       ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  app.add_flag("--container-view", cfg.container_view,
+               "also serve each container's own files at REGISTRY_DIR/view, from the page cache "
+               "(for vproc-hook --view container)");
+  app.add_option("--view-max-age-ms", cfg.view_max_age_ms,
+                 "the container view's files are at most this old when read")
+      ->check(CLI::Range(1u, 60000u))
       ->capture_default_str();
   app.set_config("--config", "/etc/vproc/vprocd.conf",
                  "config file: the long options as keys (e.g. cpu-view = \"cpuset\")");

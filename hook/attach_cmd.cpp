@@ -11,6 +11,7 @@
 
 #include "hook/cpu_dir.h"
 #include "hook/runtimes.h"
+#include "hook/view.h"
 #include "lib/base/io.h"
 #include "lib/base/sys_error.h"
 #include "lib/files/files.h"
@@ -224,6 +225,10 @@ class Runner {
     req.replace = true;
     std::string cpu_note = plan_cpu_dir(req, cmd_.registry_dir);
     if (!cpu_note.empty()) err_("vproc-hook: attach: " + id + ": " + cpu_note);
+    if (cmd_.container_view) {
+      std::string view_note = use_container_view(req, cmd_.registry_dir, who.start_time);
+      if (!view_note.empty()) err_("vproc-hook: attach: " + id + ": " + view_note);
+    }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cmd_.timeout_ms);
     std::vector<InjectOutcome> outcomes = attach_bounded(req, deadline);
     register_container(id, pid, who, outcomes);

@@ -34,6 +34,7 @@ struct AttachCommand {
   int pid = 0;                             // --pid (0: --all)
   bool all = false;
   bool dry_run = false;
+  bool container_view = false;  // --view container (hook/view.h)
 };
 
 // Runs the command. One line per container goes to `out`:

@@ -24,6 +24,7 @@
 #include "hook/cpu_dir.h"
 #include "hook/plan.h"
 #include "hook/runtimes.h"
+#include "hook/view.h"
 #include "lib/base/io.h"
 #include "lib/base/log.h"
 #include "lib/base/sys_error.h"
@@ -43,6 +44,7 @@ struct Options {
   std::string policy = "opt-out";
   int timeout_ms = 2000;
   bool fail_closed = false;
+  std::string view = "reader";
 };
 
 vproc::hook::Policy policy_of(const Options& opt) {
@@ -122,6 +124,10 @@ vproc::AttachRequest request_for(const Options& opt, const vproc::hook::State& s
   }
   std::string note = vproc::hook::plan_cpu_dir(req, opt.registry_dir);
   if (!note.empty()) log("vproc-hook: container " + st.id + ": " + note);
+  if (opt.view == "container") {
+    note = vproc::hook::use_container_view(req, opt.registry_dir, entry.pid_start_time);
+    if (!note.empty()) log("vproc-hook: container " + st.id + ": " + note);
+  }
   return req;
 }
 
@@ -203,6 +209,12 @@ void add_hook_options(CLI::App& app, Options& opt) {
                "Fail container creation when injection fails (default: fail-open)")
       ->envname("VPROC_HOOK_FAIL_CLOSED");
   app.add_option("--log-file", opt.log_file, "Also append log lines to this file");
+  app.add_option("--view", opt.view,
+                 "reader: mount the per-reader files; container: the container's own files "
+                 "from vprocd's container view (vprocd --container-view), else the per-reader")
+      ->check(CLI::IsMember({"reader", "container"}))
+      ->envname("VPROC_HOOK_VIEW")
+      ->capture_default_str();
 }
 
 CLI::App* add_attach_command(CLI::App& app, vproc::hook::AttachCommand& cmd) {
@@ -254,6 +266,7 @@ int attach_main(const Options& opt, vproc::hook::AttachCommand cmd) {
   cmd.registry_dir = opt.registry_dir;
   cmd.timeout_ms = opt.timeout_ms;
   cmd.policy = policy_of(opt);
+  cmd.container_view = opt.view == "container";
   try {
     return vproc::hook::run_attach_command(cmd, std::cout, log);
   } catch (const std::exception& e) {
