@@ -31,6 +31,7 @@ class ViewMount {
   // detaches it). Loop threads blocked on the device end with the process.
   void stop(bool handed_over);
   const std::string& dir() const { return dir_; }
+  int fd() const { return fuse_session_fd(se_); }
 
  private:
   fuse::ContainerView view_;

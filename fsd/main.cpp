@@ -89,6 +89,7 @@ void send_ready(int ready_fd, pid_t daemon) {
 struct AttacherArgs {
   std::string mountpoint;
   std::string registry_dir;
+  std::string view_dir;  // empty without --container-view
   int source_root;
   int ready_fd;
   pid_t daemon;
@@ -110,6 +111,7 @@ std::string report_line(const vproc::ReattachReport& r, long ms) {
   try {
     ReattachOptions opt;
     opt.registry_dir = a.registry_dir;
+    opt.view_dir = a.view_dir;
     opt.mountpoint = a.mountpoint;
     opt.source_root = a.source_root;
     auto t0 = Clock::now();
@@ -329,7 +331,7 @@ OwnMount take_mountpoint(const Target& t, const std::string& mountpoint) {
 // session loop to answer. Returns the child, or -1 when there is none (then
 // this process reports ready itself).
 pid_t fork_attacher(const Config& cfg, const Target& t, const OwnMount& own, fuse_session* se,
-                    int ready_fd) {
+                    const vproc::ViewMount* cview, int ready_fd) {
   if (cfg.no_reattach && !t.old) {
     send_ready(ready_fd, ::getpid());
     return -1;
@@ -337,8 +339,10 @@ pid_t fork_attacher(const Config& cfg, const Target& t, const OwnMount& own, fus
   pid_t attacher = ::fork();
   if (attacher < 0) throw vproc::SysError("fork", "attacher", errno);
   if (attacher == 0) {
-    ::close(fuse_session_fd(se));  // never keep the connection alive
-    AttacherArgs a{cfg.mountpoint, cfg.registry_dir, own.root.get(), ready_fd, ::getppid(),
+    ::close(fuse_session_fd(se));  // never keep a connection alive
+    if (cview) ::close(cview->fd());
+    AttacherArgs a{cfg.mountpoint, cfg.registry_dir, cview ? cview->dir() : "",
+                   own.root.get(), ready_fd,         ::getppid(),
                    t.old,          own.detached_at};
     run_attacher(a);
   }
@@ -452,7 +456,7 @@ int run(const Config& cfg) {
 
   Keeper keeper(keeper_hooks(ctx), std::chrono::duration<double>(cfg.drain_timeout));
   DrainSignal drain_signal(keeper);
-  keeper.watch_child(fork_attacher(cfg, target, own, session.get(), ready_w.get()));
+  keeper.watch_child(fork_attacher(cfg, target, own, session.get(), cview.get(), ready_w.get()));
   ready_w.reset();
   confine(cfg);
   views.start_sampler();

@@ -225,13 +225,15 @@ class Runner {
     req.replace = true;
     std::string cpu_note = plan_cpu_dir(req, cmd_.registry_dir);
     if (!cpu_note.empty()) err_("vproc-hook: attach: " + id + ": " + cpu_note);
+    bool from_view = false;
     if (cmd_.container_view) {
       std::string view_note = use_container_view(req, cmd_.registry_dir, who.start_time);
       if (!view_note.empty()) err_("vproc-hook: attach: " + id + ": " + view_note);
+      from_view = view_note.empty();
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cmd_.timeout_ms);
     std::vector<InjectOutcome> outcomes = attach_bounded(req, deadline);
-    register_container(id, pid, who, outcomes);
+    register_container(id, pid, who, outcomes, from_view);
 
     std::vector<std::string> mounted;
     std::vector<InjectOutcome> skipped;
@@ -255,7 +257,7 @@ class Runner {
   // Records the files that now serve the container, if any, for a re-attach
   // after a vprocd restart.
   void register_container(const std::string& id, int pid, const ProcessIdentity& who,
-                          const std::vector<InjectOutcome>& outcomes) {
+                          const std::vector<InjectOutcome>& outcomes, bool from_view) {
     RegistryEntry entry;
     entry.id = id;
     entry.pid = pid;
@@ -263,6 +265,7 @@ class Runner {
     entry.mnt_ns = who.mnt_ns;
     entry.rootfs = "/";
     entry.mountpoint = cmd_.mountpoint;
+    entry.container_view = from_view;
     if (!record_outcomes(entry, outcomes)) return;
     try {
       write_entry(cmd_.registry_dir, entry);

@@ -112,8 +112,9 @@ void register_container(const Options& opt, const vproc::RegistryEntry& entry,
 
 // What to ask the injection worker for: the plan's files and, when they
 // include the CPU directory's, the container's CPUs.
+// Sets entry.container_view when the files come from the view.
 vproc::AttachRequest request_for(const Options& opt, const vproc::hook::State& st,
-                                 const vproc::hook::Plan& plan, const vproc::RegistryEntry& entry) {
+                                 const vproc::hook::Plan& plan, vproc::RegistryEntry& entry) {
   vproc::AttachRequest req;
   req.pid = st.pid;
   req.pid_start_time = entry.pid_start_time;
@@ -127,6 +128,7 @@ vproc::AttachRequest request_for(const Options& opt, const vproc::hook::State& s
   if (opt.view == "container") {
     note = vproc::hook::use_container_view(req, opt.registry_dir, entry.pid_start_time);
     if (!note.empty()) log("vproc-hook: container " + st.id + ": " + note);
+    entry.container_view = note.empty();
   }
   return req;
 }

@@ -179,6 +179,7 @@ Result<Attr> ContainerView::getattr(unsigned long ino) {
 Result<std::vector<DirEntry>> ContainerView::readdir(unsigned long ino, off_t off) {
   std::vector<DirEntry> all;
   if (ino == 1) {
+    sweep(Clock::now());  // lists the live containers only
     all = {{".", 1, true, 0}, {"..", 1, true, 0}};
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [slot, c] : by_slot_) {

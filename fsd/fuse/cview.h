@@ -18,8 +18,9 @@
 //
 // Inode numbers: 1 is the root; container n (numbered from 1, never reused)
 // owns n * kStride + i for the i-th node of the per-reader tree's layout
-// (i = 1 is its directory). A container found gone (at a refresh, or by the
-// sweep every 10 s of lookups) is forgotten; its inodes answer ENOENT.
+// (i = 1 is its directory). A container found gone (at a refresh, by the
+// sweep every 10 s of lookups, or by a listing of the root) is forgotten;
+// its inodes answer ENOENT.
 //
 // As in ops.h, nothing here needs libfuse: cview_fs.cpp sends the replies.
 #pragma once

@@ -55,10 +55,18 @@ void reattach_one(const ReattachOptions& opt, RegistryEntry& e, ReattachReport& 
   req.mnt_ns = e.mnt_ns;
   req.source_dirfd = opt.source_root;
   req.replace = true;
+  // The container's directory in the view, else the per-reader files.
+  std::string prefix;
+  if (e.container_view && !opt.view_dir.empty()) {
+    req.source_dirfd = AT_FDCWD;
+    prefix =
+        opt.view_dir + "/" + std::to_string(e.pid) + "-" + std::to_string(e.pid_start_time) + "/";
+  }
+  e.container_view = !prefix.empty();
   for (const std::string& target : e.files) {
     auto it = rows_by_target().find(target);
     if (it == rows_by_target().end()) continue;  // not a file this vprocd serves
-    req.files.push_back({it->second->source, target, it->second->needs_psi});
+    req.files.push_back({prefix + it->second->source, target, it->second->needs_psi});
   }
   // Registered at createRuntime, the rootfs was a host path; once the
   // container has pivoted, its root is "/" in its own namespace.

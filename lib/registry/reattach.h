@@ -25,6 +25,10 @@ struct ReattachOptions {
   // mountpoint path still shows the old instance, so sources are opened
   // relative to this fd, never by path.
   int source_root = -1;
+  // The new vprocd's container view (REGISTRY_DIR/view), when it serves one:
+  // containers recorded with the view get their files from there again.
+  // Empty: every container gets the per-reader files.
+  std::string view_dir;
 };
 
 struct ReattachReport {

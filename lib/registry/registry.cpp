@@ -43,6 +43,7 @@ std::string render_entry(const RegistryEntry& e) {
             {"rootfs", e.rootfs},
             {"mountpoint", e.mountpoint},
             {"files", e.files},
+            {"view", e.container_view ? "container" : "reader"},
             {"attached_at", e.attached_at}};
   return j.dump(2) + "\n";
 }
@@ -80,6 +81,8 @@ RegistryEntry parse_entry(std::string_view text) {
     e.rootfs = j.at("rootfs").get<std::string>();
     e.mountpoint = j.at("mountpoint").get<std::string>();
     e.files = j.at("files").get<std::vector<std::string>>();
+    // Records written before the container view have no "view": the per-reader files.
+    e.container_view = j.contains("view") && j.at("view").get<std::string>() == "container";
     e.attached_at = j.contains("attached_at")
                         ? static_cast<std::int64_t>(count_field(j, "attached_at", INT64_MAX))
                         : 0;

@@ -27,6 +27,7 @@ struct RegistryEntry {
   std::string rootfs;                // host path before pivot_root ("/" if attached after)
   std::string mountpoint;            // vprocd's mountpoint the files came from
   std::vector<std::string> files;    // targets mounted, relative to the rootfs
+  bool container_view = false;       // mounted from vprocd's container view
   std::int64_t attached_at = 0;      // unix seconds
 };
 

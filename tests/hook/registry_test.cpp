@@ -46,6 +46,9 @@ TEST_CASE("registry entry round-trips") {
   CHECK(r.mountpoint == e.mountpoint);
   CHECK(r.files == e.files);
   CHECK(r.attached_at == e.attached_at);
+  CHECK_FALSE(r.container_view);
+  e.container_view = true;
+  CHECK(parse_entry(render_entry(e)).container_view);
   CHECK_THROWS_AS(parse_entry("{}"), InputError);
   CHECK_THROWS_AS(parse_entry("nope"), InputError);
   // Numbers must be integers in range: the registry_entry fuzzer found 1e300
@@ -57,6 +60,9 @@ TEST_CASE("registry entry round-trips") {
   CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":-5,)" + rest), InputError);
   CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":0,)" + rest), InputError);
   CHECK(parse_entry(R"({"id":"c1","pid":7,)" + rest).pid == 7);
+  // A record from before the container view has no "view": per-reader files.
+  CHECK_FALSE(parse_entry(R"({"id":"c1","pid":7,)" + rest).container_view);
+  CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":7,"view":3,)" + rest), InputError);
   // The pid limit is kMaxPid, as in the hook's state and the runtimes' files.
   CHECK(parse_entry(R"({"id":"c1","pid":4194304,)" + rest).pid == kMaxPid);
   CHECK_THROWS_AS(parse_entry(R"({"id":"c1","pid":4194305,)" + rest), InputError);
