@@ -29,7 +29,7 @@ done
 gc_check "/dev/fuse exists (fuse.ko loaded)" [ -c /dev/fuse ]
 
 start_vprocd() {
-  "$VPROCD" --mountpoint "$MP" 2>>"$T/vprocd.log" &
+  "$VPROCD" --mountpoint "$MP" --container-view 2>>"$T/vprocd.log" &
   VPROCD_PID=$!
   i=0
   while [ $i -lt 200 ]; do
@@ -45,6 +45,7 @@ stop_vprocd() {
   wait "$VPROCD_PID"
   VPROCD_RC=$?
   grep -q " $MP " /proc/mounts && umount -l "$MP"
+  grep -q " /run/vproc/view " /proc/mounts && umount -l /run/vproc/view
 }
 # section TITLE: a header with the guest's uptime, to see where time goes.
 section() { echo "--- $1 (t=$(cut -d' ' -f1 /proc/uptime) s)"; }
@@ -159,6 +160,20 @@ else
   gc_check_container "crun + hook at poststart" "$out" 262144 1 1 "$(gc_nfiles)"
   [ "$rc" = 0 ] || echo "$out" | sed 's/^/    /'
 
+  # --- the container view (no-open, page cache) on this kernel ----------------------
+  section "runc and crun with vproc-hook --view container"
+  VIEWCHECK="echo viewmounts=\$(grep -c ' /[0-9]*-[0-9]*/proc/meminfo /proc/meminfo ' /proc/self/mountinfo); "
+  for rt in runc crun; do
+    out=$(run_container $rt "$rt-view" "$(hooks createRuntime --view=container)" "$VIEWCHECK")
+    rc=$?
+    gc_eq "$rt: runs a container with vproc-hook --view container" 0 "$rc"
+    gc_eq "$rt --view container: meminfo comes from the container view" viewmounts=1 \
+      "$(echo "$out" | grep '^viewmounts=')"
+    gc_check_container "$rt --view container, 256 MiB, cpuset {1}, quota 0.5" "$out" 262144 1 1 "$(gc_nfiles)"
+    [ "$rc" = 0 ] || echo "$out" | sed 's/^/    /'
+  done
+  gc_check "vprocd logged the view's mount" grep -q 'container view at /run/vproc/view' "$T/vprocd.log"
+
   # --- restart on an older kernel: no MOVE_MOUNT_BENEATH ----------------------------
   # kill -9 then a new vprocd re-attaches the registered container; --takeover
   # unmounts the old files before moving the new ones (Linux < 6.5).
@@ -179,7 +194,7 @@ else
   gc_eq "a restarted vprocd re-attaches the container: MemTotal" 262144 "$(memof)"
   gc_check "vprocd logged the re-attach" grep -q 're-attach: 1 attached' "$T/vprocd.log"
   OLD_PID=$VPROCD_PID
-  "$VPROCD" --mountpoint "$MP" --takeover --drain-timeout 10 2>>"$T/vprocd.log" &
+  "$VPROCD" --mountpoint "$MP" --container-view --takeover --drain-timeout 10 2>>"$T/vprocd.log" &
   VPROCD_PID=$!
   fails=0
   for _ in 1 2 3 4 5 6 7 8; do
