@@ -60,7 +60,7 @@ struct Config {
   bool no_reattach = false;
   double drain_timeout = 30.0;
   std::string io_uring = "auto";
-  bool container_view = false;
+  bool container_view = true;
   unsigned view_max_age_ms = 100;
 };
 
@@ -516,9 +516,10 @@ void add_options(CLI::App& app, Config& cfg) {
                  "enable_uring is on; on = turn enable_uring on if needed; off = /dev/fuse only")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
-  app.add_flag("--container-view", cfg.container_view,
-               "also serve each container's own files at REGISTRY_DIR/view, from the page cache "
-               "(for vproc-hook --view container)");
+  app.add_flag("--container-view,!--no-container-view", cfg.container_view,
+               "serve each container's own files at REGISTRY_DIR/view, from the page cache "
+               "(what vproc-hook mounts by default); --no-container-view: the per-reader "
+               "files only");
   app.add_option("--view-max-age-ms", cfg.view_max_age_ms,
                  "the container view's files are at most this old when read")
       ->check(CLI::Range(1u, 60000u))

@@ -44,7 +44,7 @@ struct Options {
   std::string policy = "opt-out";
   int timeout_ms = 2000;
   bool fail_closed = false;
-  std::string view = "reader";
+  std::string view = "container";
 };
 
 vproc::hook::Policy policy_of(const Options& opt) {
@@ -212,8 +212,8 @@ void add_hook_options(CLI::App& app, Options& opt) {
       ->envname("VPROC_HOOK_FAIL_CLOSED");
   app.add_option("--log-file", opt.log_file, "Also append log lines to this file");
   app.add_option("--view", opt.view,
-                 "reader: mount the per-reader files; container: the container's own files "
-                 "from vprocd's container view (vprocd --container-view), else the per-reader")
+                 "container: the container's own files from vprocd's container view (the "
+                 "per-reader files when vprocd serves none); reader: the per-reader files")
       ->check(CLI::IsMember({"reader", "container"}))
       ->envname("VPROC_HOOK_VIEW")
       ->capture_default_str();

@@ -127,18 +127,32 @@ container_mounts_on() {
   [ -z "$out" ] || { echo "${out:0:300}"; return 1; }
 }
 
-# check_new_instance WHAT OLD_DEV PID: the top mount on MP is another FUSE connection than
-# OLD_DEV, every container's files are mounted from it, OLD_DEV's connection (WHAT's) is gone,
-# and $REG/vprocd.pid names PID; sets NEW_DEV.
+# check_new_instance WHAT OLD_DEV OLD_VIEW_DEV PID: MP serves, the container view ($REG/view)
+# is another FUSE connection than OLD_VIEW_DEV, every container's files are mounted from the
+# new view (the hook's default), the old instance's (WHAT's) two connections are gone, and
+# $REG/vprocd.pid names PID; sets NEW_DEV and NEW_VDEV.
+# A device number is freed with its connection and may be reused at once: with the containers'
+# files on the view, nothing holds a dead instance's per-reader connection, so the new
+# instance's mount can get its number. Two live connections never share one, so the same
+# number at MP, now served by the new instance, means the old connection is gone.
 check_new_instance() {
   local diff
   NEW_DEV=$(vt_top_dev "$MP")
-  vt_check "the new instance is another FUSE connection ($2 -> $NEW_DEV)" test "$NEW_DEV" != "$2"
-  diff=$(container_mounts_on "$NEW_DEV")
-  vt_check "every container's $(vc_nfiles) files are mounted once, from the new instance ${diff}" test -z "$diff"
-  check_conn_gone "$1" "$2" "$NEW_DEV"
-  vt_check "$REG/vprocd.pid names the new instance" pidfile_names "$3"
+  NEW_VDEV=$(vt_top_dev "$REG/view")
+  vt_check "the new instance serves $MP" vt_serving "$MP"
+  vt_check "its container view is another FUSE connection ($3 -> $NEW_VDEV)" \
+    test -n "$NEW_VDEV" -a "$NEW_VDEV" != "$3"
+  diff=$(container_mounts_on "$NEW_VDEV")
+  vt_check "every container's $(vc_nfiles) files are mounted once, from the new instance's view ${diff}" test -z "$diff"
+  if [ "$NEW_DEV" = "$2" ]; then
+    vt_pass "$1's FUSE connection is gone (its device $2 was freed and is the new mount's)"
+  else
+    check_conn_gone "$1" "$2" "$NEW_DEV"
+  fi
+  check_conn_gone "$1's view" "$3" "$NEW_VDEV"
+  vt_check "$REG/vprocd.pid names the new instance" pidfile_names "$4"
 }
+
 
 # pidfile_names PID: REG/vprocd.pid names PID.
 pidfile_names() { [ -r "$REG/vprocd.pid" ] && grep -qw "$1" "$REG/vprocd.pid"; }
@@ -287,6 +301,9 @@ kill -KILL "$S1" "$S2" 2>/dev/null
 # --- 2. crash: kill -9, restart, re-attach ------------------------------------------------------
 echo "# crash ($(date +%T))"
 dev1=$(vt_top_dev "$MP")
+vdev1=$(vt_top_dev "$REG/view")
+vt_check "the containers' files come from the container view ($vdev1)" \
+  test -n "$vdev1" -a -z "$(container_mounts_on "$vdev1")"
 t_kill=$(now_ns)
 kill -KILL "$PID1"
 wait "$PID1" 2>/dev/null
@@ -297,8 +314,8 @@ PID2=$NEW_PID pass_ms=$ms
 vt_eq "all $N containers re-attached, none pruned or failed" "$N 0 0" "${a:-?} ${p:-?} ${f:-?}"
 vt_check "the new vprocd serves $MP" vt_serving "$MP"
 vt_wait_for 10 all_right_now
-check_new_instance "the dead instance" "$dev1" "$PID2"
-dev2=$NEW_DEV
+check_new_instance "the dead instance" "$dev1" "$vdev1" "$PID2"
+dev2=$NEW_DEV vdev2=$NEW_VDEV
 
 # A second vprocd without --takeover is refused with a clear message, and changes nothing.
 vt_launch_vprocd "$MP" "${XARGS[@]}" --registry-dir "$REG"
@@ -338,7 +355,7 @@ t_to=$(now_ns)
 vt_check "the new vprocd is alive and serves $MP" \
   bash -c 'kill -0 '"$PID4"' && timeout 5 grep -q "^MemTotal:" "$1/proc/meminfo"' _ "$MP"
 vt_eq "one mount at $MP" 1 "$(vt_mount_count "$MP")"
-check_new_instance "the old instance" "$dev2" "$PID4"
+check_new_instance "the old instance" "$dev2" "$vdev2" "$PID4"
 "$VT_PY" "$READLOG" window "$VT_TMP/trace" "$t_from" "$t_to" 5000 "${LOGS[@]}" >"$VT_TMP/take.out"
 vt_report <"$VT_TMP/take.out"
 reads=$(sed -n 's/^VALUES reads=\([0-9]*\).*/\1/p' "$VT_TMP/take.out")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The per-container view (vprocd --container-view, vproc-hook --view container)
+# The per-container view (vprocd's default, vproc-hook --view container, the default)
 # in a Debian bookworm container (procps, python3) under runc, 256 MiB, one CPU:
 #   - the container's files are bound from REG/view/<pid>-<start>/, its own
 #     inodes, and show its limits;
@@ -12,8 +12,8 @@
 #   - vproc-hook attach --view container gives a running container the same;
 #   - vprocd kill -9 and a new vprocd: the container reads again within 1 s;
 #     --takeover: no failed read;
-#   - no view mounted (vprocd without --container-view): the per-reader
-#     files, and one log line that says so.
+#   - no view mounted (vprocd --no-container-view): the per-reader files, and
+#     one log line that says so.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/containers.sh"
 vt_preamble hook-view cmd:runc cmd:debootstrap cmd:python3 hook
@@ -160,7 +160,7 @@ vc_runc_cleanup "$aid"
 kill -TERM "$NEW"
 wait "$NEW" 2>/dev/null
 MP2=$VT_TMP/mp2
-vt_serve "$MP2" --registry-dir "$VT_TMP/reg2"
+vt_serve "$MP2" --registry-dir "$VT_TMP/reg2" --no-container-view
 nid=vproc-view-none-$VT_UNIQ
 vc_bundle "$VT_TMP/$nid" "$BUSY" '.linux.resources={"memory":{"limit":134217728}}' \
   '.process.args=["sh","-c","awk \"\\$5 == \\\"/proc/meminfo\\\" { print \\$4 }\" /proc/self/mountinfo; head -n1 /proc/meminfo"]' \

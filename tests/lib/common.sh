@@ -225,6 +225,11 @@ vt_stop_vprocd_guarded() {
   while [ "$(vt_mount_count "$mp")" -gt 0 ]; do umount -l "$mp" 2>/dev/null || break; done
 }
 
+# vt_unmount_all DIR: detaches every mount stacked on DIR.
+vt_unmount_all() {
+  while [ "$(vt_mount_count "$1")" -gt 0 ]; do umount -l "$1" 2>/dev/null || break; done
+}
+
 # vt_launch_vprocd MP [ARGS...]: starts vprocd in the background and returns at
 # once (no wait). Sets VT_LAUNCHED_PID and VT_LAUNCHED_LOG (its stderr). SIGINT
 # is reset to the default first, as systemd does (bash ignores it in background
@@ -237,6 +242,14 @@ vt_launch_vprocd() {
   VT_LAUNCHED_LOG="$VT_TMP/vprocd.$VT_LAUNCHES.log"
   # The test's own registry (as its hooks use), never the machine's /run/vproc.
   case " $* " in *" --registry-dir "*) ;; *) set -- --registry-dir "$VT_TMP/reg" "$@" ;; esac
+  # Its container view (REGISTRY_DIR/view): a vprocd killed with -9 leaves it
+  # mounted. Registered first, so it runs after the stop below.
+  local a reg=""
+  for a in "$@"; do
+    [ "$reg" = next ] && reg=$a
+    [ "$a" = --registry-dir ] && reg=next
+  done
+  [ -n "$reg" ] && [ "$reg" != next ] && vt_on_exit "vt_unmount_all '$reg/view'"
   if env --default-signal=INT true 2>/dev/null; then
     env --default-signal=INT "$VPROCD" --mountpoint "$mp" "$@" 2>"$VT_LAUNCHED_LOG" &
   else
