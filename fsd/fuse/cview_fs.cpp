@@ -1,9 +1,12 @@
 #include "fsd/fuse/cview_fs.h"
 
+#include <fcntl.h>
+
 #include <atomic>
 #include <string>
 #include <vector>
 
+#include "fsd/fuse/fs.h"
 #include "lib/base/log.h"
 
 namespace vproc::fuse {
@@ -90,18 +93,8 @@ void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fil
   ContainerView& v = view(req);
   Result<std::vector<DirEntry>> list = guarded("view readdir", [&] { return v.readdir(ino, off); });
   send(req, list, [&](const std::vector<DirEntry>& entries) {
-    std::string buf(size, '\0');
-    size_t used = 0;
-    for (const DirEntry& d : entries) {
-      struct stat st {};
-      st.st_ino = d.ino;
-      st.st_mode = d.dir ? S_IFDIR : S_IFREG;
-      size_t need =
-          fuse_add_direntry(req, buf.data() + used, size - used, d.name.c_str(), &st, d.next);
-      if (need > size - used) break;
-      used += need;
-    }
-    fuse_reply_buf(req, buf.data(), used);
+    std::string buf = pack_dirents(req, entries, size);
+    fuse_reply_buf(req, buf.data(), buf.size());
   });
 }
 

@@ -21,23 +21,6 @@ int send(fuse_req_t req, int err, F reply_ok) {
   return err != 0 ? fuse_reply_err(req, err) : reply_ok();
 }
 
-// As many entries as fit in `size` bytes, in the kernel's dirent format.
-std::string pack_dirents(fuse_req_t req, const std::vector<DirEntry>& list, size_t size) {
-  std::string buf(size, '\0');
-  size_t used = 0;
-  for (const DirEntry& d : list) {
-    struct stat st {};
-    st.st_ino = d.ino;
-    st.st_mode = d.dir ? S_IFDIR : S_IFREG;
-    size_t need =
-        fuse_add_direntry(req, buf.data() + used, size - used, d.name.c_str(), &st, d.next);
-    if (need > size - used) break;
-    used += need;
-  }
-  buf.resize(used);
-  return buf;
-}
-
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   const FsContext& c = ctx(req);
   send(req, guarded("lookup", [&] { return do_lookup(c, parent, name); }), [&](const Entry& v) {
@@ -119,6 +102,22 @@ fuse_lowlevel_ops make_ops() {
 }
 
 }  // namespace
+
+std::string pack_dirents(fuse_req_t req, const std::vector<DirEntry>& list, size_t size) {
+  std::string buf(size, '\0');
+  size_t used = 0;
+  for (const DirEntry& d : list) {
+    struct stat st {};
+    st.st_ino = d.ino;
+    st.st_mode = d.dir ? S_IFDIR : S_IFREG;
+    size_t need =
+        fuse_add_direntry(req, buf.data() + used, size - used, d.name.c_str(), &st, d.next);
+    if (need > size - used) break;
+    used += need;
+  }
+  buf.resize(used);
+  return buf;
+}
 
 const fuse_lowlevel_ops& ops() {
   static const fuse_lowlevel_ops o = make_ops();

@@ -4,11 +4,18 @@
 
 #include <fuse_lowlevel.h>
 
+#include <string>
+#include <vector>
+
 #include "fsd/fuse/ops.h"
 
 namespace vproc::fuse {
 
 // For fuse_session_new, with an FsContext* as userdata.
 const fuse_lowlevel_ops& ops();
+
+// As many of `list` as fit in `size` bytes, in the kernel's dirent format (a
+// READDIR reply).
+std::string pack_dirents(fuse_req_t req, const std::vector<DirEntry>& list, size_t size);
 
 }  // namespace vproc::fuse
