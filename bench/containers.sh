@@ -18,8 +18,9 @@
 # (100000/100000, as bench/run.sh's readers):
 #   native  no hook: the kernel's /proc/meminfo
 #   view    vproc-hook --view container (the default) at createRuntime: the container's own
-#           file from REGISTRY_DIR/view/<pid>-<start>/, served by the page cache (no OPEN, no READ while
-#           the attributes are valid, at most one rendering per --view-max-age-ms = 100)
+#           file from REGISTRY_DIR/view/<pid>-<start>/, served by the page cache (no OPEN, no
+#           READ while the attributes are valid, at most one rendering per
+#           --view-max-age-ms = 100)
 #   reader  vproc-hook --view reader: the per-reader file of vprocd's mountpoint,
 #           an OPEN, READs and a rendering per open. vprocd runs with --io-uring auto (its
 #           default): over /dev/fuse unless the fuse module's enable_uring is already on
