@@ -37,8 +37,11 @@ cleanup() {
   for d in "$TMP/reg/view" "$TMP/mp"; do
     while mountpoint -q "$d" 2>/dev/null; do umount -l "$d" 2>/dev/null || break; done
   done
-  for c in $CTRLS; do
-    for d in /sys/fs/cgroup/"$c"/"$TAG"-*; do [ -d "$d" ] && rmdir "$d"; done
+  # Killed sleepers leave their cgroups a moment later; removed in parallel, with retries.
+  for _ in 1 2 3 4 5; do
+    ls -d /sys/fs/cgroup/*/"$TAG"-* 2>/dev/null | xargs -r -P 16 -n 50 rmdir 2>/dev/null
+    ls -d /sys/fs/cgroup/*/"$TAG"-* >/dev/null 2>&1 || break
+    sleep 1
   done
   rm -rf "$TMP"
 }
