@@ -20,7 +20,12 @@ BUILD=${VPROC_BENCH_BUILD:-$ROOT/build-bench}
 OUT=$ROOT/bench/RESULTS-view-scale.md
 TMP=$(mktemp -d /tmp/vproc-vscale.XXXXXX)
 TAG=vscale-$$
-CTRLS="memory cpu,cpuacct cpuset"
+# The v1 hierarchies present (cpu and cpuacct may be one or two); a name that is not a
+# mountpoint under /sys/fs/cgroup is never created (it would be a plain directory there).
+CTRLS=""
+for c in memory cpu,cpuacct cpu cpuacct cpuset; do
+  mountpoint -q "/sys/fs/cgroup/$c" && CTRLS="$CTRLS $c"
+done
 PIDS=()
 VPROCD_PID=""
 
