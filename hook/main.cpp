@@ -138,6 +138,11 @@ void inject(const Options& opt, Deadline deadline, const vproc::hook::State& st,
             const vproc::hook::Plan& plan) {
   using namespace vproc;
   ProcessIdentity who = identify_init(st.pid);
+  if (is_host_mount_ns(who.mnt_ns)) {
+    throw SysError(EPERM,
+                   "pid " + std::to_string(st.pid) + " shares the host's mount namespace (mnt:[" +
+                       std::to_string(who.mnt_ns) + "]); refusing to mount over the host's /proc");
+  }
   RegistryEntry entry;
   entry.id = st.id;
   entry.pid = st.pid;

@@ -75,4 +75,11 @@ std::uint64_t init_mount_ns(int proc_root) {
   return st.st_ino;
 }
 
+bool is_host_mount_ns(std::uint64_t ns, int proc_root) {
+  std::optional<std::uint64_t> own = mount_ns_inode(::getpid(), proc_root);
+  if (!own) return true;  // nothing could be told apart from the host
+  std::uint64_t init = init_mount_ns(proc_root);
+  return ns == *own || (init != 0 && ns == init);
+}
+
 }  // namespace vproc

@@ -50,4 +50,8 @@ bool same_process(int pid, std::uint64_t start_time, std::uint64_t mnt_ns,
 // sandbox can deny it; absent, not an error).
 std::uint64_t init_mount_ns(int proc_root = host_proc());
 
+// Whether a process in mount namespace `ns` shares the host's: ours, or pid
+// 1's. Also true when our own cannot be read (nothing can be told apart).
+bool is_host_mount_ns(std::uint64_t ns, int proc_root = host_proc());
+
 }  // namespace vproc

@@ -3,13 +3,16 @@
 #include <dirent.h>
 #include <fcntl.h>
 
+#include <cstdlib>
 #include <exception>
 #include <map>
 #include <optional>
+#include <sstream>
 
 #include "lib/base/io.h"
 #include "lib/files/files.h"
 #include "lib/inject/attach.h"
+#include "lib/inject/forked.h"
 #include "lib/inject/mount_inject.h"
 #include "lib/registry/registry.h"
 
@@ -79,16 +82,34 @@ void reattach_one(const ReattachOptions& opt, RegistryEntry& e, ReattachReport& 
       rep.lines.push_back("container " + e.id + ": skipped " + o.target + ": " + o.reason);
     }
   }
-  ++rep.attached;
   // Rewritten even when no file is recorded: the container stays registered.
   record_outcomes(e, outcomes);
   write_entry(opt.registry_dir, e);
+}
+
+// Adds what the child that re-attached e said to rep.
+void merge(const RegistryEntry& e, const ForkedResult& r, ReattachReport& rep) {
+  if (!r.ok) {
+    // One container of the registry: report it and go on with the next.
+    ++rep.failed;
+    rep.lines.push_back("container " + e.id + " (pid " + std::to_string(e.pid) + "): re-attach " +
+                        (r.timed_out ? "skipped: " : "failed: ") + r.error);
+    return;
+  }
+  ++rep.attached;
+  std::istringstream in(r.text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("F ", 0) == 0) rep.files += std::atoi(line.c_str() + 2);
+    if (line.rfind("L ", 0) == 0) rep.lines.push_back(line.substr(2));
+  }
 }
 
 }  // namespace
 
 ReattachReport reattach_registry(const ReattachOptions& opt) {
   ReattachReport rep;
+  std::vector<RegistryEntry> live;
   for (const std::string& id : registered_ids(opt.registry_dir)) {
     std::optional<RegistryEntry> e = read_record(opt, id, rep);
     if (!e) continue;
@@ -100,15 +121,20 @@ ReattachReport reattach_registry(const ReattachOptions& opt) {
                           " exited or was reused");
       continue;
     }
-    try {
-      reattach_one(opt, *e, rep);
-    } catch (const std::exception& ex) {
-      // One container of the registry: report it and go on with the next.
-      ++rep.failed;
-      rep.lines.push_back("container " + e->id + " (pid " + std::to_string(e->pid) +
-                          "): re-attach failed: " + ex.what());
-    }
+    live.push_back(std::move(*e));
   }
+  // Each container in a child of its own, with a deadline: one whose mounts
+  // hang (its own FUSE server over /proc that never answers) is given up on
+  // and the others are attached all the same.
+  auto job = [&](std::size_t i, int out) {
+    ReattachReport one;
+    reattach_one(opt, live[i], one);
+    report_line(out, "F " + std::to_string(one.files));
+    for (const std::string& l : one.lines) report_line(out, "L " + l);
+  };
+  std::vector<ForkedResult> results =
+      run_forked(live.size(), job, opt.per_container_limit, opt.parallel);
+  for (std::size_t i = 0; i < live.size(); ++i) merge(live[i], results[i], rep);
   return rep;
 }
 

@@ -6,10 +6,16 @@
 // mounts are replaced in place (lib/inject/mount_inject.h, replace mode), so the
 // same code serves runc, crun, podman and containerd containers alike.
 //
-// Runs setns(): call it from a single-threaded process (vprocd forks a child
-// for it before starting any thread).
+// Each container is re-attached in a forked child with a deadline
+// (lib/inject/forked.h): a container whose own mounts hang is skipped and
+// reported, and the others are attached on time.
+//
+// Forks: call it from a single-threaded process (vprocd forks a child for it
+// before starting any thread).
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,12 +35,16 @@ struct ReattachOptions {
   // containers recorded with the view get their files from there again.
   // Empty: every container gets the per-reader files.
   std::string view_dir;
+  // Each container is re-attached in a child of its own, this many at once,
+  // each given up on (and counted failed) when it takes longer than this.
+  std::chrono::milliseconds per_container_limit{1500};
+  std::size_t parallel = 8;
 };
 
 struct ReattachReport {
   int attached = 0;                // containers that now use source_root's files
   int pruned = 0;                  // entries removed: process gone or pid reused
-  int failed = 0;                  // alive, but re-attaching failed (kept for the next pass)
+  int failed = 0;                  // alive, but re-attaching failed or timed out (kept)
   int skipped = 0;                 // entries for another mountpoint, or unreadable records
   int files = 0;                   // files mounted or replaced
   std::vector<std::string> lines;  // one per container that was not simply re-attached
