@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@
 #include "lib/base/sys_error.h"
 #include "lib/base/unique_fd.h"
 #include "lib/inject/mount_inject.h"
+#include "lib/registry/adopt.h"
 #include "lib/registry/reattach.h"
 #include "lib/registry/registry.h"
 
@@ -96,12 +98,45 @@ struct AttacherArgs {
   // Takeover only: the old instance, and when its host mount was detached.
   std::optional<vproc::PidRecord> old;
   std::chrono::steady_clock::time_point detached_at;
+  std::vector<dev_t> old_devs;  // takeover: the old instance's connections
 };
 
 std::string report_line(const vproc::ReattachReport& r, long ms) {
   return std::to_string(r.attached) + " attached, " + std::to_string(r.pruned) + " pruned, " +
          std::to_string(r.failed) + " failed, " + std::to_string(r.skipped) + " skipped in " +
          std::to_string(ms) + " ms";
+}
+
+// The device of the filesystem at dirfd/path, without asking it (a hung
+// FUSE server cannot block this); 0 when there is nothing there.
+dev_t dev_at(int dirfd, const std::string& path) {
+  struct statx stx {};
+  if (::statx(dirfd, path.c_str(), AT_EMPTY_PATH | AT_STATX_DONT_SYNC | AT_SYMLINK_NOFOLLOW, 0,
+              &stx) != 0) {
+    return 0;
+  }
+  return makedev(stx.stx_dev_major, stx.stx_dev_minor);
+}
+
+// Containers with no record whose mounts name a dead or departing vprocd
+// (lib/registry/adopt.h): `-v` binds, hostPath volumes, rootless podman.
+void adopt_pass(const AttacherArgs& a, const vproc::ReattachReport& registered) {
+  using namespace vproc;
+  AdoptOptions o;
+  o.source_root = a.source_root;
+  o.own_devs = {dev_at(a.source_root, "")};
+  if (!a.view_dir.empty()) o.own_devs.push_back(dev_at(AT_FDCWD, a.view_dir));
+  o.old_devs = a.old_devs;
+  o.skip_ns = registered.namespaces;
+  auto t0 = std::chrono::steady_clock::now();
+  AdoptReport r = adopt_unregistered(o);
+  long ms = static_cast<long>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
+  for (const std::string& l : r.lines) log_line("vprocd: adopt: " + l);
+  log_line("vprocd: adopt: " + std::to_string(r.namespaces) + " unregistered container(s), " +
+           std::to_string(r.files) + " file(s) replaced, " + std::to_string(r.failed) +
+           " failed in " + std::to_string(ms) + " ms");
 }
 
 // The attacher: a forked, single-threaded, unconfined child of the daemon.
@@ -120,6 +155,7 @@ std::string report_line(const vproc::ReattachReport& r, long ms) {
     for (const std::string& l : r.lines) log_line("vprocd: re-attach: " + l);
     log_line("vprocd: re-attach: " + report_line(r, ms));
     send_ready(a.ready_fd, a.daemon);
+    adopt_pass(a, r);
     if (a.old) {
       // A hook that cloned the old instance's files just before its mount was
       // detached registers its container within its deadline (2 s by
@@ -130,6 +166,7 @@ std::string report_line(const vproc::ReattachReport& r, long ms) {
       ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
       for (const std::string& l : r2.lines) log_line("vprocd: re-attach: " + l);
       log_line("vprocd: takeover: second pass: " + report_line(r2, ms));
+      adopt_pass(a, r2);
       if (signal_recorded(*a.old, SIGUSR2)) {
         log_line("vprocd: takeover: told the old vprocd (pid " + std::to_string(a.old->pid) +
                  ") to drain and exit");
@@ -225,6 +262,7 @@ vproc::UniqueFd detach_if_asked(bool detach) {
 struct Target {
   std::string mount_at;
   std::optional<vproc::PidRecord> old;  // the instance taken over
+  std::vector<dev_t> old_devs;          // its connections (main mount and view)
 };
 
 void make_dir(const std::string& path) {
@@ -235,7 +273,7 @@ void make_dir(const std::string& path) {
 
 Target choose_target(const Config& cfg) {
   using namespace vproc;
-  Target t{cfg.mountpoint, std::nullopt};
+  Target t{cfg.mountpoint, std::nullopt, {}};
   if (prepare_mountpoint(cfg.mountpoint, cfg.takeover) != MountpointState::kLive) return t;
   t.old = read_pid_record(cfg.registry_dir);
   if (!t.old || t.old->mountpoint != cfg.mountpoint ||
@@ -243,6 +281,9 @@ Target choose_target(const Config& cfg) {
     throw SysError("takeover", cfg.mountpoint,
                    "a vprocd serves there but " + pid_record_path(cfg.registry_dir) +
                        " does not name it (started with another --registry-dir?)");
+  }
+  for (const std::string& p : {cfg.mountpoint, cfg.registry_dir + "/view"}) {
+    if (dev_t d = dev_at(AT_FDCWD, p)) t.old_devs.push_back(d);
   }
   make_dir(cfg.registry_dir);
   t.mount_at = cfg.registry_dir + "/takeover." + std::to_string(::getpid());
@@ -343,7 +384,7 @@ pid_t fork_attacher(const Config& cfg, const Target& t, const OwnMount& own, fus
     if (cview) ::close(cview->fd());
     AttacherArgs a{cfg.mountpoint, cfg.registry_dir, cview ? cview->dir() : "",
                    own.root.get(), ready_fd,         ::getppid(),
-                   t.old,          own.detached_at};
+                   t.old,          own.detached_at,  t.old_devs};
     run_attacher(a);
   }
   return attacher;

@@ -134,7 +134,8 @@ void report_line(int fd, std::string line) {
   }
 }
 
-std::vector<ForkedResult> run_forked(std::size_t n, const std::function<void(std::size_t, int)>& job,
+std::vector<ForkedResult> run_forked(std::size_t n,
+                                     const std::function<void(std::size_t, int)>& job,
                                      std::chrono::milliseconds limit, std::size_t parallel) {
   std::vector<ForkedResult> results(n);
   std::vector<Running> running;

@@ -21,15 +21,16 @@ namespace vproc {
 
 struct ForkedResult {
   bool timed_out = false;
-  bool ok = false;     // exited 0 before its deadline
-  std::string text;    // what the job wrote to its fd (all of it, when it finished)
-  std::string error;   // the exception a job threw, or how its child died
+  bool ok = false;    // exited 0 before its deadline
+  std::string text;   // what the job wrote to its fd (all of it, when it finished)
+  std::string error;  // the exception a job threw, or how its child died
 };
 
 // Runs job(i, fd) for i in [0, n), each in a forked child that writes its
 // report to fd, at most `parallel` at once, each with `limit` from its own
 // start. Results are in job order.
-std::vector<ForkedResult> run_forked(std::size_t n, const std::function<void(std::size_t, int)>& job,
+std::vector<ForkedResult> run_forked(std::size_t n,
+                                     const std::function<void(std::size_t, int)>& job,
                                      std::chrono::milliseconds limit, std::size_t parallel);
 
 // Writes a line (a newline inside it becomes a space) to a job's report fd.

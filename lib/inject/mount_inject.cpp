@@ -557,6 +557,10 @@ bool kernel_has_move_beneath() {
   return has;
 }
 
+UniqueFd open_in_root(int rootfd, const std::string& target, std::string* reason) {
+  return resolve_target(rootfd, target, reason);
+}
+
 bool is_fuse_file(const std::string& path) {
   struct statfs sfs {};
   if (::statfs(path.c_str(), &sfs) != 0) return false;

@@ -27,6 +27,8 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/base/unique_fd.h"
+
 namespace vproc {
 
 struct InjectFile {
@@ -110,6 +112,11 @@ std::vector<std::string> undo_mounts(pid_t pid, const std::string& rootfs,
 // Linux >= 6.5: move_mount() knows MOVE_MOUNT_BENEATH (flag value below).
 bool kernel_has_move_beneath();
 constexpr unsigned kMoveMountBeneath = 0x00000200;
+
+// Opens target (relative to rootfd) O_PATH without following any symlink
+// (RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS). On failure, sets *reason and
+// returns an empty fd.
+UniqueFd open_in_root(int rootfd, const std::string& target, std::string* reason);
 
 // True when path is served by a live FUSE mount (statfs says FUSE and does
 // not fail with ENOTCONN). Does not read file data.

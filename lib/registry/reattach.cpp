@@ -121,6 +121,7 @@ ReattachReport reattach_registry(const ReattachOptions& opt) {
                           " exited or was reused");
       continue;
     }
+    rep.namespaces.insert(e->mnt_ns);
     live.push_back(std::move(*e));
   }
   // Each container in a child of its own, with a deadline: one whose mounts

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,12 +43,13 @@ struct ReattachOptions {
 };
 
 struct ReattachReport {
-  int attached = 0;                // containers that now use source_root's files
-  int pruned = 0;                  // entries removed: process gone or pid reused
-  int failed = 0;                  // alive, but re-attaching failed or timed out (kept)
-  int skipped = 0;                 // entries for another mountpoint, or unreadable records
-  int files = 0;                   // files mounted or replaced
-  std::vector<std::string> lines;  // one per container that was not simply re-attached
+  int attached = 0;                    // containers that now use source_root's files
+  int pruned = 0;                      // entries removed: process gone or pid reused
+  int failed = 0;                      // alive, but re-attaching failed or timed out (kept)
+  int skipped = 0;                     // entries for another mountpoint, or unreadable records
+  int files = 0;                       // files mounted or replaced
+  std::vector<std::string> lines;      // one per container that was not simply re-attached
+  std::set<std::uint64_t> namespaces;  // mount namespaces of the live records
 };
 
 ReattachReport reattach_registry(const ReattachOptions& opt);
