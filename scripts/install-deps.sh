@@ -20,5 +20,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# Docker (issue 18's tests start their own dockerd): without recommends, and
+# with service starts refused while it installs, so no system dockerd is left
+# running with the default data-root and iptables rules.
+if [ $# -eq 0 ] && ! dpkg-query -W -f='${Status}' docker.io 2>/dev/null | grep -q "install ok installed"; then
+  echo "install-deps: installing docker.io"
+  policy=/usr/sbin/policy-rc.d
+  had_policy=no
+  [ -e "$policy" ] && had_policy=yes
+  [ $had_policy = yes ] || printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod +x "$policy"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >/dev/null ||
+    { [ $had_policy = yes ] || rm -f "$policy"; exit 1; }
+  [ $had_policy = yes ] || rm -f "$policy"
+fi
 # lxcfs's package starts a daemon where systemd runs; vproc's tests start
 # their own lxcfs on a private mountpoint when they need one.

@@ -26,7 +26,7 @@ vc_bundle "$VT_TMP/timed" "$ROOTFS" '.process.args=["true"]' '.linux.resources={
 one() {  # prints milliseconds of one runc run
   local t0 t1
   t0=$(date +%s%N)
-  vc_runc run --bundle "$VT_TMP/$1" "bench-$1-$$" </dev/null >/dev/null 2>&1 || echo "run failed" >&2
+  vc_runc run --bundle "$VT_TMP/$1" "bench-$1-$$" </dev/null >"$VT_TMP/last.out" 2>&1 || { echo "run failed ($1):" >&2; cat "$VT_TMP/last.out" >&2; }
   t1=$(date +%s%N)
   awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", (b - a) / 1e6}'
 }

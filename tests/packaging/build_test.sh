@@ -5,6 +5,7 @@
 # warnings are printed); both file lists have the documented layout; the
 # hooks.d files point at the packaged hook; upgrades reload vprocd rather than
 # restart it; the man pages document exactly the options the binaries accept.
+# vproc-runtime ships beside vproc-hook in both packages.
 . "$(dirname "$0")/../lib/common.sh"
 vt_init packaging-build
 [ "$(id -u)" -eq 0 ] || vt_skip "needs root (apt-get installs the build tools)"
@@ -45,6 +46,7 @@ rpm -qlp "$rpmf" >"$VT_TMP/rpm.list" 2>/dev/null
 layout=(
   /usr/bin/vprocd
   /usr/libexec/vproc/vproc-hook
+  /usr/libexec/vproc/vproc-runtime
   /usr/share/containers/oci/hooks.d/50-vproc.json
   /usr/share/containers/oci/hooks.d/50-vproc-poststop.json
   /usr/lib/systemd/system/vprocd.service
@@ -60,7 +62,8 @@ for p in "${layout[@]}"; do
   vt_check "deb ships $p" grep -qxF "$p" "$VT_TMP/deb.list"
   vt_check "rpm ships $p" grep -qxF "$p" "$VT_TMP/rpm.list"
 done
-for m in /usr/share/man/man8/vprocd.8 /usr/share/man/man1/vproc-hook.1; do
+for m in /usr/share/man/man8/vprocd.8 /usr/share/man/man1/vproc-hook.1 \
+         /usr/share/man/man1/vproc-runtime.1; do
   vt_check "deb ships $m (compressed)" grep -qxF "$m.gz" "$VT_TMP/deb.list"
   vt_check "rpm ships $m" grep -qE "^$m(\.gz)?\$" "$VT_TMP/rpm.list"
 done
@@ -74,6 +77,8 @@ vt_eq "vprocd is 0755 root (deb)" "-rwxr-xr-x root/root" \
   "$(dpkg -c "$deb" | awk '$6 == "./usr/bin/vprocd" { print $1, $2 }')"
 vt_eq "vproc-hook is 0755 root (deb)" "-rwxr-xr-x root/root" \
   "$(dpkg -c "$deb" | awk '$6 == "./usr/libexec/vproc/vproc-hook" { print $1, $2 }')"
+vt_eq "vproc-runtime is 0755 root (deb)" "-rwxr-xr-x root/root" \
+  "$(dpkg -c "$deb" | awk '$6 == "./usr/libexec/vproc/vproc-runtime" { print $1, $2 }')"
 
 # Configs are conffiles / %config(noreplace).
 dpkg-deb -e "$deb" "$VT_TMP/DEBIAN"
@@ -139,9 +144,20 @@ hook=$R/usr/libexec/vproc/vproc-hook
 opts_of_man "$R/usr/share/man/man1/vproc-hook.1.gz" >"$VT_TMP/hook.man"
 vt_eq "vproc-hook(1) documents exactly vproc-hook --help's options" "" \
   "$(diff "$VT_TMP/hook.help" "$VT_TMP/hook.man" | grep '^[<>]' | tr '\n' ' ')"
+# vproc-runtime's own options are the --vproc-* ones; the rest of its man page
+# and help speaks of the real runtime's and the hook's options, which it passes on.
+vproc_opts() { grep -oE -- '--vproc-[a-z][a-z0-9-]*' | sort -u; }
+"$R/usr/libexec/vproc/vproc-runtime" --vproc-help 2>&1 | vproc_opts >"$VT_TMP/runtime.help"
+zcat "$R/usr/share/man/man1/vproc-runtime.1.gz" | sed 's/\\-/-/g' | vproc_opts >"$VT_TMP/runtime.man"
+vt_check "vproc-runtime --vproc-help lists options" [ -s "$VT_TMP/runtime.help" ]
+vt_eq "vproc-runtime(1) documents exactly vproc-runtime --vproc-help's options" "" \
+  "$(diff "$VT_TMP/runtime.help" "$VT_TMP/runtime.man" | grep '^[<>]' | tr '\n' ' ')"
+vt_eq "vproc-runtime(1) carries the version" "vproc $version" \
+  "$(zcat "$R/usr/share/man/man1/vproc-runtime.1.gz" | sed -n 's/^\.TH [^"]*"[^"]*" "\([^"]*\)".*/\1/p')"
 vt_eq "vprocd(8) carries the version" "vproc $version" \
   "$(zcat "$R/usr/share/man/man8/vprocd.8.gz" | sed -n 's/^\.TH [^"]*"[^"]*" "\([^"]*\)".*/\1/p')"
-for m in "$R/usr/share/man/man8/vprocd.8.gz" "$R/usr/share/man/man1/vproc-hook.1.gz"; do
+for m in "$R/usr/share/man/man8/vprocd.8.gz" "$R/usr/share/man/man1/vproc-hook.1.gz" \
+         "$R/usr/share/man/man1/vproc-runtime.1.gz"; do
   vt_eq "$(basename "$m"): no groff warnings" "" \
     "$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$m" 2>&1 >/dev/null)"
 done
