@@ -111,12 +111,14 @@ drop=$(echo "$out" | sed -n 's/^keptfd_drop_kb=\(-\?[0-9]*\)$/\1/p')
 vt_check "kept fd: MemAvailable dropped by >= 100 MiB after touching 150 MiB (${drop:-?} kB)" \
   [ "${drop:-0}" -ge 102400 ]
 
-# "%Cpu(s): 97.0 us,  3.0 sy,  0.0 ni,  0.0 id, ..."
+# "%Cpu(s): 97.0 us,  3.0 sy,  0.0 ni,  0.0 id, ..." A stale rendering shows 0.0 us; a fresh one
+# the share the loop really got, which other work on this 2-core host can cut to about 70%
+# (seen while other builds ran): the bar is 50%.
 us=$(echo "$out" | sed -n 's/^top=%Cpu(s): *\([0-9]*\)\.[0-9] us.*/\1/p')
-vt_check "top -bn2: second frame shows the busy CPU (${us:-?}% us >= 80%)" [ "${us:-0}" -ge 80 ]
+vt_check "top -bn2: second frame shows the busy CPU (${us:-?}% us >= 50%)" [ "${us:-0}" -ge 50 ]
 # vmstat's second line: r b swpd free buff cache si so bi bo in cs us sy id wa st
 vus=$(echo "$out" | sed -n 's/^vmstat=//p' | awk '{print $13}')
-vt_check "vmstat 1 2: second line shows the busy CPU (${vus:-?}% us >= 80%)" [ "${vus:-0}" -ge 80 ]
+vt_check "vmstat 1 2: second line shows the busy CPU (${vus:-?}% us >= 50%)" [ "${vus:-0}" -ge 50 ]
 
 # " 12:00:01 up 0 min,  0 users,  load average: 0.79, 0.25, 0.09"
 load=$(echo "$out" | sed -n 's/^uptime=.*load average: \([0-9.]*\),.*/\1/p')

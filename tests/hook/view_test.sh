@@ -97,7 +97,7 @@ vt_check "a 150 MiB allocation shows through a fresh open within 300 ms (${fresh
   [ "${fresh:-9999}" -le 300 ]
 vt_check "... and through a kept fd within 300 ms (${kept:-?} ms)" [ "${kept:-9999}" -le 300 ]
 us=$(sed -n 's/^top=%Cpu(s): *\([0-9]*\)\.[0-9] us.*/\1/p' <<<"$out")
-vt_check "top -bn2: the second frame shows the busy CPU (${us:-?}% us >= 80%)" [ "${us:-0}" -ge 80 ]
+vt_check "top -bn2: the second frame shows the busy CPU (${us:-?}% us >= 50%)" [ "${us:-0}" -ge 50 ]
 tps=$(getconf CLK_TCK)
 vt_check "20000 reads and the rest cost vprocd under 1 s of CPU ($((t1 - t0)) ticks of 1/$tps s)" \
   [ $((t1 - t0)) -lt "$tps" ]
