@@ -12,7 +12,7 @@ namespace vproc::runtime {
 
 // Edits BUNDLE/config.json (bundle "" = the current directory). The new file
 // is written beside the old one (`config.json.vproc-XXXXXX`, the old file's
-// mode), fsync'ed and renamed over it, so the runtime reads the old file or
+// mode) and renamed over it, so the runtime reads the old file or
 // the new one whole. Unchanged files are not written. Throws SysError (and
 // InputError for a malformed file), leaving the old file as it was.
 EditOutcome edit_bundle(const std::string& bundle, const HookSpec& spec);
