@@ -27,6 +27,7 @@
 #include "fsd/mountpoint.h"
 #include "fsd/sandbox.h"
 #include "fsd/takeover.h"
+#include "fsd/unmounter.h"
 #include "fsd/view/view.h"
 #include "lib/base/io.h"
 #include "lib/base/log.h"
@@ -429,34 +430,33 @@ vproc::KeeperHooks keeper_hooks(const vproc::fuse::FsContext& ctx) {
 // Confine before any worker or sampler thread exists: capabilities are per
 // thread and new threads inherit the creator's.
 void confine(const Config& cfg) {
-  if (cfg.no_sandbox) return;
-  vproc::drop_capabilities();
-  vproc::load_seccomp_filter(vproc::build_seccomp_filter());
+  if (!cfg.no_sandbox) vproc::confine_serving();
 }
 
-// After the session loop: unmount our own mount unless handed over. Returns
+// The unmounter (fsd/unmounter.h) for our mount and the container view's:
+// after it, this process needs no CAP_SYS_ADMIN.
+std::unique_ptr<vproc::Unmounter> fork_unmounter(const std::string& mountpoint, const OwnMount& own,
+                                                 const vproc::ViewMount* cview) {
+  std::vector<vproc::OwnedMount> mounts;
+  // The view first, quietly, as ViewMount::stop() did it.
+  if (cview) mounts.push_back({cview->dir(), vproc::mount_id_at(AT_FDCWD, cview->dir()), false});
+  mounts.push_back({mountpoint, own.id, true});
+  return std::make_unique<vproc::Unmounter>(mounts);
+}
+
+// After the session loop: unmount our own mounts unless handed over. Returns
 // the exit status.
-int leave(const std::string& mountpoint, std::uint64_t own_mount, bool handed_over, int rc) {
+int leave(vproc::Unmounter& unmounter, bool handed_over, int rc) {
   using namespace vproc;
   if (handed_over) {
     // The successor detached our mount and owns the mountpoint and the pid
     // record; the connection ends when this process exits.
+    unmounter.release();
     log_line("vprocd: handed over to the new vprocd, exiting");
     return 0;
   }
-  // Unmount only our own mount: a successor may be stacked on the path.
-  try {
-    if (mount_id_at(AT_FDCWD, mountpoint) == own_mount) {
-      if (::umount2(mountpoint.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0) {
-        throw SysError("umount2", mountpoint, errno);
-      }
-      log_line("vprocd: unmounted " + mountpoint + ", exiting");
-    } else {
-      log_line("vprocd: " + mountpoint + " is no longer our mount; leaving it, exiting");
-    }
-  } catch (const std::exception& e) {
-    log_line(std::string("vprocd: ") + e.what());
-  }
+  // Only our own mounts: a successor may be stacked on the path.
+  if (!unmounter.unmount()) log_line("vprocd: the unmounter did not answer; left mounted");
   // libfuse reports the signal that ended the loop as its result.
   return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
 }
@@ -499,6 +499,7 @@ int run(const Config& cfg) {
   DrainSignal drain_signal(keeper);
   keeper.watch_child(fork_attacher(cfg, target, own, session.get(), cview.get(), ready_w.get()));
   ready_w.reset();
+  std::unique_ptr<Unmounter> unmounter = fork_unmounter(cfg.mountpoint, own, cview.get());
   confine(cfg);
   views.start_sampler();
   if (cview) cview->start(2);
@@ -507,6 +508,7 @@ int run(const Config& cfg) {
   const int rc = session.loop(cfg.threads);
   keeper.stop();
   if (cview) {
+    // Confined, it cannot unmount the view itself: the unmounter does.
     cview->stop(keeper.handed_over());
     // Its loop thread may still wait on the device until the process exits.
     (void)cview.release();
@@ -514,7 +516,7 @@ int run(const Config& cfg) {
   }
   if (uring) uring->stop();
   session.remove_signal_handlers();
-  return leave(cfg.mountpoint, own.id, keeper.handed_over(), rc);
+  return leave(*unmounter, keeper.handed_over(), rc);
 }
 
 void add_options(CLI::App& app, Config& cfg) {

@@ -3,16 +3,22 @@
 //
 // Capabilities kept (effective and permitted; every other one is also dropped
 // from the bounding set):
-//   CAP_SYS_ADMIN       unmount the FUSE mount at exit
 //   CAP_SYS_PTRACE      open /proc/<pid>/ns/pid of readers owned by other users
 //   CAP_DAC_READ_SEARCH read cgroup and /proc files whatever their modes
+// Not CAP_SYS_ADMIN: the unmounter (fsd/unmounter.h), a helper forked before
+// confining, keeps it alone and unmounts at exit.
 //
 // seccomp: the default action for a syscall not on the list is to fail it
 // with EPERM, not to kill the process. A rare libc or libfuse path that needs
 // a syscall we did not foresee then gets an error that vprocd reports for
 // that one request, instead of the daemon dying under every container on the
 // host. Execution of new programs, networking, ptrace, module loading,
-// mounting (but umount), namespace changes, keyrings and bpf are refused.
+// mounting and unmounting, namespace changes, keyrings and bpf are refused;
+// open and openat only open for reading (no O_WRONLY, O_RDWR, O_CREAT,
+// O_TRUNC, O_APPEND, O_TMPFILE), and nothing else creates, renames or
+// removes a file; clone makes threads but no namespace (no CLONE_NEW*);
+// clone3, whose flags a filter cannot see, fails with ENOSYS (glibc then
+// falls back to clone).
 #pragma once
 
 #include <seccomp.h>
@@ -32,5 +38,10 @@ ScmpFilter build_seccomp_filter();
 void load_seccomp_filter(const ScmpFilter& filter);
 // Drops capabilities as documented above. Throws SysError.
 void drop_capabilities();
+// What vprocd does once it serves: drop_capabilities(), then the filter of
+// build_seccomp_filter(). Throws SysError.
+void confine_serving();
+// The unmounter's set: CAP_SYS_ADMIN only. Throws SysError.
+void keep_only_sys_admin();
 
 }  // namespace vproc

@@ -17,8 +17,17 @@ helpers=$(dirname "$0")/helpers
 
 # vprocd confined itself once mounted: a seccomp filter and few capabilities.
 vt_eq "vprocd runs under a seccomp filter" "2" "$(awk '/^Seccomp:/ {print $2}' "/proc/$VPROCD_PID/status")"
-vt_eq "vprocd keeps only CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH" \
-  "0000000000280004" "$(awk '/^CapEff:/ {print $2}' "/proc/$VPROCD_PID/status")"
+# CAP_SYS_PTRACE (bit 19) and CAP_DAC_READ_SEARCH (bit 2): 0x80004. No
+# CAP_SYS_ADMIN (bit 21, 0x200000): the unmounter, a child forked before the
+# jail, keeps it alone and unmounts at exit (fsd/unmounter.h).
+for set in CapEff CapPrm CapBnd; do
+  vt_eq "vprocd $set: only CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH" \
+    "0000000000080004" "$(awk -v f="$set:" '$1 == f {print $2}' "/proc/$VPROCD_PID/status")"
+done
+umounter=$(pgrep -P "$VPROCD_PID" -x vprocd-umount)
+vt_check "vprocd has one unmounter child ($umounter)" [ "$(wc -w <<<"$umounter")" -eq 1 ]
+vt_eq "the unmounter keeps CAP_SYS_ADMIN alone" \
+  "0000000000200000" "$(awk '/^CapEff:/ {print $2}' "/proc/${umounter:-0}/status" 2>/dev/null)"
 
 pids=()
 for i in $(seq 1 20); do

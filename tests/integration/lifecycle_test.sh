@@ -40,11 +40,20 @@ for sig in TERM INT; do
   if vt_start_vprocd_guarded "$mp"; then
     pid=$VT_LAUNCHED_PID
     vt_eq "SIG$sig: mounted once while serving" 1 "$(vt_mount_count "$mp")"
+    # Serving without CAP_SYS_ADMIN (bit 21); its unmounter child unmounts.
+    capeff=$(awk '/^CapEff:/ {print $2}' "/proc/$pid/status")
+    vt_check "SIG$sig: vprocd serves without CAP_SYS_ADMIN (CapEff $capeff)" \
+      [ $((0x$capeff & (1 << 21))) -eq 0 ]
+    umounter=$(pgrep -P "$pid" -x vprocd-umount)
+    vt_check "SIG$sig: vprocd has an unmounter child" [ -n "$umounter" ]
+    vt_eq "SIG$sig: the container view is mounted" 1 "$(vt_mount_count "$VT_TMP/reg/view")"
     kill -"$sig" "$pid"
     vt_check "SIG$sig: vprocd exits within 5 s" vt_wait_for 5 dead "$pid"
     reap "$pid"
     vt_eq "SIG$sig: exit status 0" 0 "$RC"
     vt_eq "SIG$sig: the mountpoint is gone from /proc/self/mountinfo" 0 "$(vt_mount_count "$mp")"
+    vt_eq "SIG$sig: so is the container view" 0 "$(vt_mount_count "$VT_TMP/reg/view")"
+    vt_check "SIG$sig: the unmounter exited too" vt_wait_for 5 dead "${umounter:-0}"
     vt_check "SIG$sig: the mountpoint directory is usable again" eval "ls '$mp' >/dev/null"
   else
     vt_fail "SIG$sig: vprocd starts and serves $mp"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the .deb on this machine (real /usr and /etc) with apt-get, checks
 # the installed unit with systemd-analyze, starts vprocd the way the unit
-# does (its ExecStart= line, its capability bounding set, NoNewPrivileges and
-# LimitNOFILE, a notify socket; there is no systemd as PID 1 here), runs podman
+# does (its ExecStart= line, its capability bounding set, NoNewPrivileges,
+# RestrictAddressFamilies= and LimitNOFILE, a notify socket; there is no
+# systemd as PID 1 here), checks the capabilities of vprocd and its unmounter
+# and that the loadavg sampler's netlink socket is allowed, runs podman
 # containers through the DEFAULT hooks.d directory, hands over to a new vprocd
 # with the unit's ExecReload= line (what a package upgrade does) while a
 # container runs, stops vprocd with SIGTERM, then purges the package and
@@ -110,6 +112,14 @@ nofile=$(unit_value LimitNOFILE)
 vt_check "the unit sets a capability bounding set" [ -n "$caps" ]
 launcher=(setpriv --bounding-set "-all,$caps")
 [ "$nnp" = yes ] && launcher+=(--no-new-privs)
+# RestrictAddressFamilies= (systemd refuses socket() for other families with
+# EAFNOSUPPORT): emulated by a seccomp filter of vproc_restrict_af.
+families=$(unit_value RestrictAddressFamilies)
+RESTRICT_AF=$VPROC_BUILD_DIR/tests/unit/vproc_restrict_af
+vt_check "the unit restricts address families ($families)" [ -n "$families" ]
+[ -x "$RESTRICT_AF" ] || abort "$RESTRICT_AF is not built"
+# shellcheck disable=SC2206
+launcher=("$RESTRICT_AF" $families -- "${launcher[@]}")
 
 # A notify socket, as systemd gives a Type=notify service: each datagram is
 # appended to notify.log.
@@ -148,10 +158,26 @@ fi
 vt_wait_for 10 grep -q "READY=1" "$VT_TMP/notify.log"
 vt_check "vprocd notified READY=1" grep -q "READY=1" "$VT_TMP/notify.log"
 vt_check "vprocd notified MAINPID=$pid1" grep -q "MAINPID=$pid1\b" "$VT_TMP/notify.log"
-# Under the unit's bounding set, vprocd could still drop to the three
-# capabilities it keeps (fsd/sandbox.cpp needs CAP_SETPCAP for that).
-vt_eq "vprocd runs with its three capabilities" "cap_dac_read_search,cap_sys_ptrace,cap_sys_admin" \
-  "$(capsh --decode="$(sed -n 's/^CapEff:\t//p' "/proc/$pid1/status" 2>/dev/null)" 2>/dev/null | sed 's/.*=//')"
+# Under the unit's bounding set, vprocd could still drop to the two
+# capabilities it keeps (fsd/sandbox.cpp needs CAP_SETPCAP for that), and its
+# unmounter to CAP_SYS_ADMIN alone.
+capeff() { capsh --decode="$(sed -n 's/^CapEff:\t//p' "/proc/$1/status" 2>/dev/null)" 2>/dev/null | sed 's/.*=//'; }
+vt_eq "vprocd runs with its two capabilities" "cap_dac_read_search,cap_sys_ptrace" "$(capeff "$pid1")"
+vt_eq "its unmounter keeps cap_sys_admin alone" "cap_sys_admin" \
+  "$(capeff "$(pgrep -P "$pid1" -x vprocd-umount | head -n1)")"
+# The loadavg sampler's taskstats netlink socket is allowed by the unit (else
+# vprocd logs its fallback to counting tasks files); and the check can fail:
+# under AF_UNIX alone, the fallback is logged.
+vt_eq "under the unit's address families, the taskstats netlink sampler is on" "" \
+  "$(grep 'no taskstats netlink' "$VT_TMP/vprocd.start.log")"
+"$RESTRICT_AF" AF_UNIX -- "$VPROCD" --mountpoint "$VT_TMP/af-mp" --registry-dir "$VT_TMP/af-reg" \
+  --no-reattach 2>"$VT_TMP/vprocd.af.log" &
+af_pid=$!
+track_vprocd "$af_pid"
+vt_wait_serving "$VT_TMP/af-mp" "$af_pid" 20
+kill -TERM "$af_pid"; wait "$af_pid"
+vt_check "control: under AF_UNIX alone vprocd falls back (no netlink)" \
+  grep -q 'no taskstats netlink' "$VT_TMP/vprocd.af.log"
 
 # --- podman, default hooks.d ------------------------------------------------------------
 ROOTFS=$VT_TMP/rootfs
