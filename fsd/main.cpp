@@ -539,7 +539,8 @@ void add_options(CLI::App& app, Config& cfg) {
       ->check(CLI::Range(1u, 64u))
       ->capture_default_str();
   app.add_option("--max-open", cfg.max_open,
-                 "files open at once across all readers; more fail with ENFILE")
+                 "files open at once across all readers; more fail with ENFILE (one cgroup "
+                 "may hold an eighth, 64 to 4096, and 16 MiB: more fail with EMFILE)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20))
       ->capture_default_str();
   app.add_option("--registry-dir", cfg.registry_dir,

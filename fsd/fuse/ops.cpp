@@ -21,7 +21,9 @@ double cache_seconds(const FsContext& c, const Node& n) { return n.dir ? c.timeo
 Attr attr_of(const FsContext& c, const Node& n) {
   struct stat st {};
   st.st_ino = n.ino;
-  st.st_mode = n.dir ? (S_IFDIR | 0555) : (S_IFREG | 0444);
+  // The root (inode 1) is traversable but not listable by other host users.
+  const mode_t dir_mode = n.ino == 1 ? 0711 : 0555;
+  st.st_mode = n.dir ? (S_IFDIR | dir_mode) : (S_IFREG | 0444);
   st.st_nlink = n.dir ? 2 : 1;
   st.st_size = n.dir ? 0 : static_cast<off_t>(c.views->size_hint(n.kind));
   st.st_blksize = 4096;
@@ -69,12 +71,25 @@ Result<uint64_t> do_open(FsContext& c, unsigned long ino, int flags, pid_t pid) 
   if (n->dir) return Errno{EISDIR};
   if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) return Errno{EACCES};
   c.activity.fetch_add(1, std::memory_order_relaxed);
-  uint64_t id = c.handles.add(c.views->render(n->kind, pid), c.max_handles, n->kind);
-  if (id == 0) {
+  const view::Reader who = c.views->reader(pid);
+  const std::string& tenant = who.cgroups->tenant;
+  const HandleQuota q = HandleQuota::for_max_open(c.max_handles);
+  const HandleTable::Reserved slot = c.handles.reserve(tenant, n->kind, q);
+  if (slot.err == ENFILE) {
     log_limited("open: " + std::to_string(c.max_handles) + " files open, refusing more");
-    return Errno{ENFILE};
+  } else if (slot.first_refusal) {
+    log_limited("open: cgroups " + tenant + " hold their share of open files (" +
+                std::to_string(q.tenant_open) + " files or " +
+                std::to_string(q.tenant_bytes >> 20) + " MiB), refusing more");
   }
-  return id;
+  if (slot.err != 0) return Errno{slot.err};
+  try {
+    c.handles.replace(slot.id, c.views->render(n->kind, who));
+  } catch (...) {
+    c.handles.remove(slot.id);
+    throw;
+  }
+  return slot.id;
 }
 
 Result<Slice> do_read(FsContext& c, uint64_t fh, size_t size, off_t off, pid_t pid) {

@@ -35,7 +35,8 @@ namespace vproc::fuse {
 struct FsContext {
   // Open files hold their rendered content; past max_handles (--max-open,
   // default 65536), open fails with ENFILE so that no reader can make vprocd's
-  // memory grow without bound.
+  // memory grow without bound; a tenant (the reader's cgroups) past its share
+  // (HandleQuota::for_max_open) fails with EMFILE first.
   static constexpr size_t kDefaultMaxHandles = 65536;
 
   view::ViewService* views;
@@ -105,7 +106,8 @@ Result<std::vector<DirEntry>> do_readdir(const FsContext& c, unsigned long ino, 
 // 0 when `ino` is a directory.
 int do_opendir(const FsContext& c, unsigned long ino);
 // Renders the file as process `pid` sees it into a new handle; its id.
-// Read-only opens only; ENFILE past c.max_handles. Throws what rendering throws.
+// Read-only opens only; ENFILE past c.max_handles, EMFILE past the reader's
+// tenant's share (checked before rendering). Throws what rendering throws.
 Result<uint64_t> do_open(FsContext& c, unsigned long ino, int flags, pid_t pid);
 // At most `size` bytes of handle `fh` from `off`; empty past the end or for an
 // unknown handle. A read at offset 0 of a handle that was read before renders

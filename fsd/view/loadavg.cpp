@@ -45,8 +45,7 @@ void LoadTracker::start() {
 
 LoadTracker::Count LoadTracker::count(const cgroup::Place& place) const {
   Count c;
-  c.tids = cgroups_.tasks(place, kMaxTasks);
-  for (pid_t tid : c.tids) {
+  for (pid_t tid : cgroups_.tasks(place, kMaxTasks)) {
     std::string f = std::to_string(tid) + "/stat";
     std::optional<std::string> text;
     try {
@@ -68,32 +67,76 @@ LoadTracker::Count LoadTracker::count(const cgroup::Place& place) const {
   return c;
 }
 
-std::array<uint64_t, 3> LoadTracker::averages(const cgroup::Place& place) {
-  return track(place, /*sample_now=*/true);
+size_t LoadTracker::tracked() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.size();
 }
 
-std::array<uint64_t, 3> LoadTracker::track(const cgroup::Place& place, bool sample_now) {
+LoadTracker::Entry* LoadTracker::touch(const cgroup::Place& place, bool follow,
+                                       Clock::time_point now) {
   const std::string key = place.key();
-  auto now = std::chrono::steady_clock::now();
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {
+    if (entries_.size() >= kMaxTracked) {
+      // Evict the least recently read cgroup that no registered container
+      // keeps followed: a reader of many cgroups pushes out only readers'
+      // cgroups, the oldest first.
+      const auto pinned = now - 3 * interval_;
+      auto victim = entries_.end();
+      for (auto e = entries_.begin(); e != entries_.end(); ++e) {
+        if (e->second.last_follow >= pinned) continue;
+        if (victim == entries_.end() || e->second.last_read < victim->second.last_read) victim = e;
+      }
+      if (victim == entries_.end()) return nullptr;
+      entries_.erase(victim);
+    }
+    Entry e{place, {}, now, {}, {}, follow, nullptr};
+    it = entries_.emplace(key, std::move(e)).first;
+    if (!follow) {
+      pending_ = true;  // the sampler takes its first sample now, not the reader
+      cv_.notify_one();
+    }
+  }
+  it->second.last_read = now;
+  if (follow) it->second.last_follow = now;
+  return &it->second;
+}
+
+void LoadTracker::read_tasks(const cgroup::Place& place, Sample& s) const {
+  std::vector<pid_t> tids = cgroups_.tasks(place, kMaxTasks);
+  s.total = static_cast<unsigned>(tids.size());
+  const size_t n = std::min(kNewest, tids.size());
+  std::partial_sort(tids.begin(), tids.begin() + static_cast<long>(n), tids.end(),
+                    std::greater<pid_t>());
+  s.newest.assign(tids.begin(), tids.begin() + static_cast<long>(n));
+}
+
+LoadTracker::Sample LoadTracker::read(const cgroup::Place& place) {
+  const auto now = Clock::now();
+  Sample s;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = entries_.find(key);
-    if (it != entries_.end()) {
-      it->second.last_read = now;
-      return it->second.avg;
-    }
-    if (entries_.size() >= kMaxTracked) return {};  // full: averages stay 0 until one expires
+    Entry* e = touch(place, false, now);
+    if (!e) return s;
+    // The first reader in a second of this cgroup reads its tasks files;
+    // the others show what it found.
+    if (now - e->tasks_read < std::chrono::seconds(1)) return e->shown;
+    e->tasks_read = now;
+    s = e->shown;
   }
-  Entry e{place, {}, now, make_probe(place)};
-  // First read of this cgroup: one sample now so the averages start moving. A
-  // followed one is counted from the next sample on.
-  const unsigned n = sample_now ? active(place, *e.probe) : 0;
-  for (size_t i = 0; i < 3; ++i) {
-    e.avg[i] = core::calc_load(0, core::kLoadExp[i], n * core::kFixed1);
+  try {
+    read_tasks(place, s);
+  } catch (const std::exception& ex) {
+    log_limited(std::string("loadavg: ") + ex.what());
+    return s;
   }
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = entries_.emplace(key, std::move(e));
-  return it->second.avg;
+  auto it = entries_.find(place.key());
+  if (it != entries_.end()) {
+    it->second.shown.total = s.total;
+    it->second.shown.newest = s.newest;
+  }
+  return s;
 }
 
 std::shared_ptr<LoadTracker::Probe> LoadTracker::make_probe(const cgroup::Place& place) const {
@@ -114,38 +157,39 @@ std::shared_ptr<LoadTracker::Probe> LoadTracker::make_probe(const cgroup::Place&
   return probe;
 }
 
-unsigned LoadTracker::active(const cgroup::Place& place, Probe& probe) const {
+LoadTracker::Count LoadTracker::active(const cgroup::Place& place, Probe& probe) const {
   if (probe.netlink) {
     int err = 0;
     // ENOENT: the cgroup was removed, and one of the same name may have
     // replaced it (a restarted container): open the path again, once.
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!probe.dir) probe.dir = cgroups_.open_dir(place);
-      if (!probe.dir) return 0;  // gone: no tasks
-      unsigned n = 0;
+      if (!probe.dir) return {};  // gone: no tasks
+      Count n;
       err = active_netlink(probe.dir.get(), n);
       if (err == 0) return n;
       probe.dir.reset();
       if (err != ENOENT) break;
     }
-    if (err == ENOENT) return 0;
+    if (err == ENOENT) return {};
     // For good: an error here would repeat at every sample.
     probe.netlink = false;
     log_limited("vprocd: loadavg: taskstats netlink failed for " + place.key() + " (" +
                 std::strerror(err) + "); counting its tasks from the tasks files");
   }
-  return count(place).active;
+  return count(place);
 }
 
-int LoadTracker::active_netlink(int top, unsigned& active) const {
+int LoadTracker::active_netlink(int top, Count& out) const {
   constexpr size_t kMaxDirs = 4096;  // as CgroupReader::tasks()
-  uint64_t sum = 0;
+  uint64_t sum = 0, running = 0;
   size_t dirs = 1;
   std::vector<UniqueFd> todo;  // descendants still to count
   auto visit = [&](int fd, bool is_top) -> int {
     cgroup::TaskCounts c;
     if (int err = stats_->query(fd, c)) return err == ENOENT && !is_top ? 0 : err;
     sum += c.running + c.uninterruptible + c.io_wait;
+    running += c.running;
     struct stat st;
     if (::fstat(fd, &st) != 0) return errno;
     if (st.st_nlink <= 2) return 0;  // kernfs: 2 + the number of subdirectories
@@ -173,51 +217,79 @@ int LoadTracker::active_netlink(int top, unsigned& active) const {
     todo.pop_back();
     if (int err = visit(fd.get(), false)) return err;
   }
-  active = static_cast<unsigned>(std::min<uint64_t>(sum, kMaxTasks));
+  out.active = static_cast<unsigned>(std::min<uint64_t>(sum, kMaxTasks));
+  out.running = static_cast<unsigned>(std::min<uint64_t>(running, kMaxTasks));
   return 0;
 }
 
-void LoadTracker::follow(const cgroup::Place& place) { track(place, /*sample_now=*/false); }
+void LoadTracker::follow(const cgroup::Place& place) {
+  std::lock_guard<std::mutex> lock(mu_);
+  touch(place, true, Clock::now());
+}
 
 void LoadTracker::loop() {
   std::unique_lock<std::mutex> lock(mu_);
+  auto next = Clock::now() + interval_;
   while (!stop_) {
-    cv_.wait_for(lock, interval_, [this] { return stop_; });
+    cv_.wait_until(lock, next, [this] { return stop_ || pending_; });
     if (stop_) break;
+    const bool all = Clock::now() >= next;
+    pending_ = false;
     lock.unlock();
-    if (before_sample_) before_sample_();
-    sample_all();
+    if (all && before_sample_) before_sample_();
+    sample(all);
     lock.lock();
+    if (all) next += interval_;
   }
 }
 
-void LoadTracker::sample_all() {
-  std::vector<std::pair<cgroup::Place, std::shared_ptr<Probe>>> places;
-  const auto expiry = std::chrono::steady_clock::now() - std::chrono::minutes(10);
+void LoadTracker::sample(bool all) {
+  struct Todo {
+    cgroup::Place place;
+    std::shared_ptr<Probe> probe;
+    bool first;
+  };
+  std::vector<Todo> todo;
+  const auto expiry = Clock::now() - std::chrono::minutes(10);
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = entries_.begin(); it != entries_.end();) {
-      if (it->second.last_read < expiry) {
+      Entry& e = it->second;
+      if (all && e.last_read < expiry) {
         it = entries_.erase(it);  // closes its directory fd
-      } else {
-        places.emplace_back(it->second.place, it->second.probe);
-        ++it;
+        continue;
       }
+      if (all || !e.sampled) todo.push_back({e.place, e.probe, !e.sampled});
+      ++it;
     }
   }
-  for (const auto& [place, probe] : places) {
-    unsigned n = 0;
+  for (Todo& t : todo) {
+    if (!t.probe) {
+      // Opened here, not under the lock the readers take.
+      t.probe = make_probe(t.place);
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = entries_.find(t.place.key());
+      if (it == entries_.end()) continue;
+      if (!it->second.probe) it->second.probe = t.probe;
+      t.probe = it->second.probe;
+    }
+    Count n;
     try {
-      n = active(place, *probe);
+      n = active(t.place, *t.probe);
     } catch (const std::exception& e) {
       log_limited(std::string("loadavg sample: ") + e.what());
     }
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = entries_.find(place.key());
-    if (it == entries_.end()) continue;
+    auto it = entries_.find(t.place.key());
+    if (it == entries_.end() || it->second.probe != t.probe) continue;  // evicted meanwhile
+    Entry& e = it->second;
+    // A first sample folds into averages of 0, as the kernel's first tick would.
+    if (t.first && e.sampled) continue;  // sampled by a full round meanwhile
     for (size_t i = 0; i < 3; ++i) {
-      it->second.avg[i] = core::calc_load(it->second.avg[i], core::kLoadExp[i], n * core::kFixed1);
+      e.shown.avg[i] = core::calc_load(e.shown.avg[i], core::kLoadExp[i], n.active * core::kFixed1);
     }
+    e.shown.running = n.running;
+    e.sampled = true;
   }
 }
 

@@ -16,10 +16,17 @@
 // sleep that is not an I/O wait (D in /proc, counted by the host's loadavg) is
 // missed by the kernel's count.
 //
-// count(), for the running/total fields of a render, always reads the tasks
-// files: it needs the tids.
+// A read never counts tasks itself: it answers from the entry of its cgroup,
+// the averages and running count of the sampler's last sample, and the
+// total and newest tids from the cgroup's tasks files, read at most once a
+// second per cgroup (so thousands of threads in a tenant's cgroup cost its
+// readers one tasks read a second, not a /proc/<tid>/stat per thread per
+// open). A cgroup read for the first time is added and the sampler is woken
+// to take its first sample; a full table (kMaxTracked) evicts the least
+// recently read cgroup that is not a registered container's.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -51,42 +58,57 @@ class LoadTracker {
   // Called by the sampler thread before each sample (set before start()).
   void set_before_sample(std::function<void()> f) { before_sample_ = std::move(f); }
   void start();
-  // The cgroup's averages; starts tracking it if new (with one sample now).
-  std::array<uint64_t, 3> averages(const cgroup::Place& place);
-  // Keeps the cgroup tracked as if it were read now; a new one starts at 0
-  // and is counted from the next sample on (a registered container, followed
-  // before anyone reads its loadavg).
+  // What a read of the cgroup's loadavg shows: averages and running tasks
+  // as of the last sample, all tasks and the newest tids (highest first, at
+  // most kNewest) as of the last second. Starts following a new cgroup (the
+  // sampler takes its first sample as soon as it wakes): until then its
+  // averages are 0. Never walks the cgroup's tasks' /proc files.
+  static constexpr size_t kNewest = 16;
+  struct Sample {
+    std::array<uint64_t, 3> avg{};
+    unsigned running = 0, total = 0;
+    std::vector<pid_t> newest;
+  };
+  Sample read(const cgroup::Place& place);
+  // Keeps the cgroup tracked as if it were read now, and never evicted while
+  // followed; a new one starts at 0 and is counted from the next sample on (a
+  // registered container, followed before anyone reads its loadavg).
   void follow(const cgroup::Place& place);
-  // Counts of the cgroup's tasks now: running (R) and all; the tids seen.
+  // Counts of the cgroup's tasks now: active (R, D), running (R) and all.
   struct Count {
     unsigned active = 0, running = 0, total = 0;
-    std::vector<pid_t> tids;
   };
   Count count(const cgroup::Place& place) const;
+  size_t tracked() const;
 
  private:
-  // How one tracked cgroup is counted. Made before the entry is inserted, then
-  // used by the sampler thread only.
+  // How one tracked cgroup is counted. Made and used by the sampler thread only
+  // (opening the cgroup directory is not a reader's work).
   struct Probe {
     bool netlink = false;  // through stats_ and dir; else from the tasks files
     UniqueFd dir;          // the cgroup's directory (reopened after ENOENT)
   };
+  using Clock = std::chrono::steady_clock;
   struct Entry {
     cgroup::Place place;
-    std::array<uint64_t, 3> avg{};
-    std::chrono::steady_clock::time_point last_read;
-    std::shared_ptr<Probe> probe;
+    Sample shown;
+    Clock::time_point last_read, last_follow, tasks_read;
+    bool sampled = false;          // false: its first sample is still to come
+    std::shared_ptr<Probe> probe;  // made by the sampler thread
   };
-  // averages() and follow(): marks the cgroup read now, adding it (sampled
-  // now or not) when new and there is room.
-  std::array<uint64_t, 3> track(const cgroup::Place& place, bool sample_now);
+  // read() and follow(): the cgroup's entry, marked read now; added when new
+  // (evicting if full); nullptr when the table is full of followed ones.
+  Entry* touch(const cgroup::Place& place, bool follow, Clock::time_point now);
+  // Refreshes an entry's total and newest tids from the tasks files.
+  void read_tasks(const cgroup::Place& place, Sample& s) const;
   void loop();
-  void sample_all();
+  // Samples every entry (all) or those never sampled yet.
+  void sample(bool all);
   std::shared_ptr<Probe> make_probe(const cgroup::Place& place) const;
-  // Active tasks of the cgroup and its descendants now.
-  unsigned active(const cgroup::Place& place, Probe& probe) const;
+  // Active and running tasks of the cgroup and its descendants now.
+  Count active(const cgroup::Place& place, Probe& probe) const;
   // The same through netlink, from the cgroup directory dirfd; 0 or an errno.
-  int active_netlink(int dirfd, unsigned& active) const;
+  int active_netlink(int dirfd, Count& out) const;
 
   const cgroup::CgroupReader& cgroups_;
   std::unique_ptr<cgroup::CgroupStatsSocket> stats_;  // null: no netlink
@@ -95,6 +117,7 @@ class LoadTracker {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool pending_ = false;  // entries wait for their first sample
   std::map<std::string, Entry> entries_;
   std::function<void()> before_sample_;
   std::thread thread_;

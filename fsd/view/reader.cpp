@@ -4,6 +4,10 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include "lib/base/io.h"
 #include "lib/base/sys_error.h"
 #include "lib/cgroup/fd_cache.h"
@@ -51,7 +55,8 @@ Reader ReaderResolver::resolve(pid_t pid, const cgroup::Layout& layout) const {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = known_.find(pid);
     if (it != known_.end()) {
-      const Known& k = it->second;
+      Known& k = it->second;
+      k.last_used = ++clock_;
       known_fd = k.cgroup;
       r.host_pidns = k.host_pidns;
       r.init_pid = k.init_pid;
@@ -108,16 +113,31 @@ Reader ReaderResolver::resolve(pid_t pid, const cgroup::Layout& layout) const {
 
   if (FdCache::kernel_generated(cgroup_fd.get())) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (known_.size() >= kMaxKnown) known_.clear();  // rebuilt on the next reads
+    if (known_.size() >= kMaxKnown && !known_.count(pid)) forget_oldest();
     known_[pid] = Known{std::make_shared<UniqueFd>(std::move(cgroup_fd)),
                         text,
                         r.cgroups,
                         r.host_pidns,
                         r.init_pid,
                         r.init_start,
-                        r.pidns};
+                        r.pidns,
+                        ++clock_};
   }
   return r;
+}
+
+void ReaderResolver::forget_oldest() const {
+  std::vector<std::pair<uint64_t, pid_t>> by_age;
+  by_age.reserve(known_.size());
+  for (const auto& [pid, k] : known_) by_age.emplace_back(k.last_used, pid);
+  const size_t n = std::max<size_t>(1, by_age.size() / 8);
+  std::nth_element(by_age.begin(), by_age.begin() + static_cast<long>(n - 1), by_age.end());
+  for (size_t i = 0; i < n; ++i) known_.erase(by_age[i].second);
+}
+
+size_t ReaderResolver::known() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return known_.size();
 }
 
 pid_t ReaderResolver::find_init(pid_t pid, int pidns_fd, ino_t pidns_ino) const {

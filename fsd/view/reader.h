@@ -38,6 +38,9 @@ class ReaderResolver {
   Reader resolve(pid_t pid, const cgroup::Layout& layout) const;
   // A host pid translated into the reader's pid namespace; 0 when not visible.
   pid_t pid_in(const Reader& reader, pid_t host_pid) const;
+  // Readers remembered now (at most kMaxKnown).
+  static constexpr size_t kMaxKnown = 4096;
+  size_t known() const;
 
  private:
   pid_t find_init(pid_t pid, int pidns_fd, ino_t pidns_ino) const;
@@ -58,10 +61,14 @@ class ReaderResolver {
     pid_t init_pid = 1;
     uint64_t init_start = 0;
     std::shared_ptr<UniqueFd> pidns;
+    uint64_t last_used = 0;
   };
-  static constexpr size_t kMaxKnown = 4096;
+  // Past kMaxKnown, the least recently read eighth is forgotten (a reader
+  // that churns processes pushes out only those read least recently).
+  void forget_oldest() const;
   mutable std::mutex mu_;
   mutable std::unordered_map<pid_t, Known> known_;
+  mutable uint64_t clock_ = 0;
 };
 
 }  // namespace vproc::view

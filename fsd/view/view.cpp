@@ -102,24 +102,9 @@ uint64_t ViewService::age_ticks(const Reader& r) const {
   return up > r.init_start ? up - r.init_start : 0;
 }
 
-template <typename F>
-auto ViewService::with_state(const std::string& key, F f) {
-  std::lock_guard<std::mutex> lock(state_mu_);
-  if (states_.size() >= kMaxStates && !states_.count(key)) {
-    // Drop the least recently used eighth; their next read starts afresh.
-    std::vector<std::pair<uint64_t, std::string>> by_age;
-    by_age.reserve(states_.size());
-    for (const auto& [k, s] : states_) by_age.emplace_back(s.last_used, k);
-    std::nth_element(by_age.begin(), by_age.begin() + kMaxStates / 8, by_age.end());
-    for (size_t i = 0; i < kMaxStates / 8; ++i) states_.erase(by_age[i].second);
-  }
-  State& s = states_[key];
-  s.last_used = ++use_clock_;
-  return f(s.counters);
-}
+std::string ViewService::render(FileKind kind, pid_t pid) { return render(kind, reader(pid)); }
 
-std::string ViewService::render(FileKind kind, pid_t pid) {
-  Reader r = readers_.resolve(pid, cgroups_.layout());
+std::string ViewService::render(FileKind kind, const Reader& r) {
   const auto& cg = *r.cgroups;
   auto memory = [&] { return cg.memory ? cgroups_.memory(*cg.memory) : core::MemoryReadings{}; };
   auto visible_of = [&](const std::vector<int>& online) {
@@ -128,13 +113,12 @@ std::string ViewService::render(FileKind kind, pid_t pid) {
   auto visible = [&](const std::string& host_stat) {
     return visible_of(core::online_cpus_of_stat(host_stat));
   };
-  auto cpu_key = [&] {
-    return (cg.cpuacct ? cg.cpuacct->key() : std::string("-")) + "|" + r.container_key();
-  };
+  auto cpu_group = [&] { return cg.cpuacct ? cg.cpuacct->key() : std::string("-"); };
   auto times = [&](const std::vector<int>& vis, uint64_t age) {
     core::CpuReadings usage = cg.cpuacct ? cgroups_.cpu_usage(*cg.cpuacct) : core::CpuReadings{};
-    return with_state(cpu_key(),
-                      [&](core::CounterState& st) { return core::cpu_times(usage, vis, age, st); });
+    return states_.with(cpu_group(), r.container_key(), [&](core::CounterState& st) {
+      return core::cpu_times(usage, vis, age, st);
+    });
   };
   // The host's own version of the file being rendered.
   auto own = [&] { return host(served_file(kind).host); };
@@ -175,18 +159,19 @@ std::string ViewService::render(FileKind kind, pid_t pid) {
       std::string hd = own();
       if (!cg.io || cg.io->is_root()) return hd;
       core::IoReadings io = cgroups_.io(*cg.io);
-      std::string key = cg.io->key() + "|" + r.container_key();
-      return with_state(key,
-                        [&](core::CounterState& st) { return core::render_diskstats(hd, io, st); });
+      return states_.with(cg.io->key(), r.container_key(), [&](core::CounterState& st) {
+        return core::render_diskstats(hd, io, st);
+      });
     }
     case FileKind::kLoadavg: {
       if (!load_ || !cg.cpu || cg.cpu->is_root()) return own();
+      // From the sampler's last sample: no task of the cgroup is looked at here.
+      LoadTracker::Sample s = load_->read(*cg.cpu);
       core::LoadAvg la;
-      la.avg = load_->averages(*cg.cpu);
-      auto c = load_->count(*cg.cpu);
-      la.running = c.running;
-      la.total = c.total;
-      for (pid_t tid : c.tids) la.last_pid = std::max<long>(la.last_pid, readers_.pid_in(r, tid));
+      la.avg = s.avg;
+      la.running = s.running;
+      la.total = s.total;
+      for (pid_t tid : s.newest) la.last_pid = std::max<long>(la.last_pid, readers_.pid_in(r, tid));
       return core::render_loadavg(la);
     }
     case FileKind::kPressureCpu:

@@ -12,6 +12,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "fsd/view/counter_table.h"
 #include "fsd/view/loadavg.h"
 #include "fsd/view/reader.h"
 #include "lib/base/unique_fd.h"
@@ -35,8 +36,6 @@ struct Options {
 
 class ViewService {
  public:
-  static constexpr size_t kMaxStates = 16384;
-
   ViewService(UniqueFd cgroup_root, UniqueFd proc_root, Options options);
   // Starts the loadavg sampler thread (if loadavg is on), following the
   // registered containers first. Without it, averages move only at each
@@ -44,6 +43,11 @@ class ViewService {
   void start_sampler();
   // Renders `kind` as the process `pid` should see it. Throws SysError.
   std::string render(FileKind kind, pid_t pid);
+  // Who process `pid` is (its cgroups, its container), for render() and for
+  // fair shares (reader.cgroups->tenant). Throws SysError (ESRCH: gone).
+  Reader reader(pid_t pid) const { return readers_.resolve(pid, cgroups_.layout()); }
+  // Renders `kind` for a reader resolved by reader(). Throws SysError.
+  std::string render(FileKind kind, const Reader& r);
   bool host_has_pressure() const;
   // The st_size to report: the host's file size plus a page. readers that
   // copy with sendfile (busybox cat) stop at st_size, so it must not be below
@@ -57,9 +61,6 @@ class ViewService {
   // followed, and forgets those whose record is gone.
   void follow_registered();
   uint64_t age_ticks(const Reader& r) const;
-  // Runs f on the reader's counter state under the state lock.
-  template <typename F>
-  auto with_state(const std::string& key, F f);
 
   UniqueFd proc_;
   // proc_ is the kernel's procfs (not a copied test tree): the uptime can come
@@ -76,13 +77,7 @@ class ViewService {
   };
   std::map<std::string, Followed> followed_;  // registry id -> (sampler thread only)
 
-  struct State {
-    core::CounterState counters;
-    uint64_t last_used = 0;
-  };
-  mutable std::mutex state_mu_;
-  std::unordered_map<std::string, State> states_;
-  uint64_t use_clock_ = 0;
+  CounterTable states_;
 };
 
 }  // namespace vproc::view

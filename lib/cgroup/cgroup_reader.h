@@ -46,6 +46,9 @@ struct Place {
 // The reader's cgroup for each role vprocd reads.
 struct ReaderCgroups {
   std::optional<Place> memory, cpu, cpuacct, cpuset, io, unified;
+  // Who the reader is for fair shares (open files, tables): its memory, cpu
+  // and unified cgroups, one string made once per resolve.
+  std::string tenant;
 };
 ReaderCgroups resolve(const Layout& layout, const core::ProcCgroup& pc);
 

@@ -78,6 +78,13 @@ if vt_start_vprocd_guarded "$MP"; then
   vt_check "the first vprocd is still running" alive "$FIRST"
   vt_check "the first vprocd still serves" vt_serving "$MP"
   vt_eq "the mountpoint holds exactly one mount" 1 "$(vt_mount_count "$MP")"
+  # The root is 0711: another host user reaches the files but cannot list them (issue 17).
+  vt_eq "the mount's root has mode 711" 711 "$(stat -c %a "$MP")"
+  chmod o+x "$VT_TMP"
+  vt_check "another user cannot list the root" \
+    bash -c "! setpriv --reuid=65534 --regid=65534 --clear-groups ls '$MP' >/dev/null 2>&1"
+  vt_check "... but reads a file by its path" \
+    setpriv --reuid=65534 --regid=65534 --clear-groups grep -q '^MemTotal:' "$MP/proc/meminfo"
 else
   vt_fail "vprocd starts and serves $MP"
 fi

@@ -5,7 +5,7 @@
 #     namespaces and multi-threaded readers);
 #   - cgroup files that vanish, hold garbage, turn into directories (a private
 #     copy of the reader's cgroup tree served through --cgroup-root);
-#   - 10,000 files held open at once;
+#   - 4,000 files held open at once by one reader (nearly its tenant share);
 #   - reads at odd offsets and sizes, also from 8 threads on one fd.
 # Every read runs under a timeout; after each part vprocd must still be alive
 # and still serve correct numbers.
@@ -82,8 +82,10 @@ vt_report < <(vt_in_cgroup "$CG" timeout 60 "${FS[@]}" hammer "$MP" 2 5)
 vt_report < <(vt_in_cgroup "$CG" timeout 120 "${FS[@]}" offsets "$MP")
 still_fine "after odd offsets"
 
-# --- 10,000 files held open at once ----------------------------------------------------------------
-N=10000
+# --- 4,000 files held open at once by one reader ---------------------------------------------------
+# One cgroup (a tenant) may hold an eighth of --max-open, at most 4096 (issue 17;
+# tenant_test.sh checks the refusal): this holds nearly that share.
+N=4000
 rss0=$(rss_kb "$VPID")
 coproc HOLD { vt_in_cgroup "$CG" bash -c 'ulimit -n $(($1 + 100)) && exec timeout 300 "${@:2}"' _ "$N" \
   "${FS[@]}" manyopen "$MP" "$N" $((300 * 1024)); }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "fsd/view/view.h"
 #include "lib/base/io.h"
@@ -140,10 +141,18 @@ TEST_CASE("a limited cgroup: memory, swap, CPUs, stat, diskstats") {
     CHECK(lines_starting(disk, "   8       1 sda1") ==
           std::vector<std::string>{"   8       1 sda1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"});
 
-    // One running task (pid 4242) in the cgroup.
+    // One running task (pid 4242) in the cgroup. The first read starts
+    // following it and shows its tasks at once; the sampler, woken by that
+    // read (not the reader), takes the first sample, which moves the averages.
+    s->start_sampler();
     std::string load = s->render(FileKind::kLoadavg, 101);
+    CHECK(load.find("/1 4242\n") != std::string::npos);
+    for (int i = 0; i < 500 && load.rfind("0.00 0.00 0.00", 0) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      load = s->render(FileKind::kLoadavg, 101);
+    }
     CHECK(load.find(" 1/1 4242\n") != std::string::npos);
-    CHECK(load.rfind("0.00 0.00 0.00", 0) != 0);  // the first sample moved the averages
+    CHECK(load.rfind("0.00 0.00 0.00", 0) != 0);
   }
 }
 

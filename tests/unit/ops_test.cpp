@@ -128,7 +128,7 @@ TEST_CASE("getattr: the same attributes as lookup; unknown inodes are ENOENT") {
   Fs fs;
   Result<Attr> root = do_getattr(fs.c, kRoot);
   REQUIRE(root.err() == 0);
-  CHECK(root->st.st_mode == (S_IFDIR | 0555));
+  CHECK(root->st.st_mode == (S_IFDIR | 0711));  // traversable, not listable by others
   CHECK(root->st.st_ino == kRoot);
   CHECK(root->timeout == kDirTimeout);
 
