@@ -77,6 +77,7 @@ vt_check "the new vprocd re-attached the registered one" \
 vt_check "... and adopted the -v one" grep -q "adopt: 1 unregistered container" "$VT_LAUNCHED_LOG"
 
 "${DOCKER[@]}" rm -f "w-$VT_UNIQ" "v-$VT_UNIQ" >/dev/null
-vt_wait_for 10 test "$(records)" -eq 0
+no_records() { [ "$(records)" -eq 0 ]; }
+vt_wait_for 10 no_records
 vt_eq "poststop: docker rm -f removes the wrapper container's record" 0 "$(records)"
 vt_finish
