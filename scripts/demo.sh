@@ -22,7 +22,9 @@ step "installing dependencies"
 
 step "building ($BUILD, Release)"
 BUILD_LOG=$(mktemp /tmp/vproc-demo-build.XXXXXX.log)
-if ! { cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release &&
+# Warnings stay warnings here, also in a build/ that scripts/test.sh configured with
+# -DVPROC_WERROR=ON: GCC 12 at -O3 warns falsely (-Warray-bounds, -Wrestrict) in libstdc++.
+if ! { cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DVPROC_WERROR=OFF &&
        cmake --build "$BUILD" -j"$(nproc)"; } >"$BUILD_LOG" 2>&1; then
   tail -n 30 "$BUILD_LOG" >&2
   echo "demo: build failed; full log in $BUILD_LOG" >&2
