@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <exception>
 #include <optional>
+#include <sstream>
 
 #include "lib/base/io.h"
 #include "lib/base/sys_error.h"
@@ -132,6 +134,21 @@ void report_line(int fd, std::string line) {
     if (n <= 0) return;  // the caller gave up on this job
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
+}
+
+void report_files(int fd, int files) { report_line(fd, "F " + std::to_string(files)); }
+
+void report_note(int fd, const std::string& line) { report_line(fd, "L " + line); }
+
+FileReport parse_file_report(const std::string& text) {
+  FileReport r;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("F ", 0) == 0) r.files += std::atoi(line.c_str() + 2);
+    if (line.rfind("L ", 0) == 0) r.lines.push_back(line.substr(2));
+  }
+  return r;
 }
 
 std::vector<ForkedResult> run_forked(std::size_t n,

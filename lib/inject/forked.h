@@ -36,4 +36,15 @@ std::vector<ForkedResult> run_forked(std::size_t n,
 // Writes a line (a newline inside it becomes a space) to a job's report fd.
 void report_line(int fd, std::string line);
 
+// The report of a job that mounts files (re-attach, adoption): how many it
+// mounted, and lines for the log. report_files and report_note write it,
+// parse_file_report reads a finished job's text back.
+struct FileReport {
+  int files = 0;
+  std::vector<std::string> lines;
+};
+void report_files(int fd, int files);
+void report_note(int fd, const std::string& line);
+FileReport parse_file_report(const std::string& text);
+
 }  // namespace vproc

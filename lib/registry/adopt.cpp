@@ -14,7 +14,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 
 #include "lib/base/io.h"
 #include "lib/base/sys_error.h"
@@ -125,7 +124,7 @@ void adopt_one(const AdoptOptions& opt, const Candidate& c, int out) {
     if (why.empty()) {
       req.files.push_back({m.source, m.target, m.optional});
     } else if (why != "served by a live vprocd elsewhere") {
-      report_line(out, "L " + ns_name(c) + ": left " + m.target + ": " + why);
+      report_note(out, ns_name(c) + ": left " + m.target + ": " + why);
     }
   }
   if (req.files.empty()) return;
@@ -134,13 +133,12 @@ void adopt_one(const AdoptOptions& opt, const Candidate& c, int out) {
     if (o.status == InjectStatus::kMounted) {
       ++replaced;
     } else if (o.reason != kAlreadyAttached) {
-      report_line(out, "L " + ns_name(c) + ": skipped " + o.target + ": " + o.reason);
+      report_note(out, ns_name(c) + ": skipped " + o.target + ": " + o.reason);
     }
   }
-  report_line(out, "F " + std::to_string(replaced));
+  report_files(out, replaced);
   if (replaced > 0) {
-    report_line(out,
-                "L " + ns_name(c) + ": adopted, " + std::to_string(replaced) + " file(s) replaced");
+    report_note(out, ns_name(c) + ": adopted, " + std::to_string(replaced) + " file(s) replaced");
   }
 }
 
@@ -151,16 +149,10 @@ void merge(const Candidate& c, const ForkedResult& r, AdoptReport& rep) {
                         r.error);
     return;
   }
-  std::istringstream in(r.text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("F ", 0) == 0) {
-      int n = std::atoi(line.c_str() + 2);
-      rep.files += n;
-      if (n > 0) ++rep.namespaces;
-    }
-    if (line.rfind("L ", 0) == 0) rep.lines.push_back(line.substr(2));
-  }
+  FileReport fr = parse_file_report(r.text);
+  rep.files += fr.files;
+  if (fr.files > 0) ++rep.namespaces;
+  rep.lines.insert(rep.lines.end(), fr.lines.begin(), fr.lines.end());
 }
 
 }  // namespace

@@ -3,11 +3,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 
-#include <cstdlib>
 #include <exception>
 #include <map>
 #include <optional>
-#include <sstream>
 
 #include "lib/base/io.h"
 #include "lib/files/files.h"
@@ -97,12 +95,9 @@ void merge(const RegistryEntry& e, const ForkedResult& r, ReattachReport& rep) {
     return;
   }
   ++rep.attached;
-  std::istringstream in(r.text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("F ", 0) == 0) rep.files += std::atoi(line.c_str() + 2);
-    if (line.rfind("L ", 0) == 0) rep.lines.push_back(line.substr(2));
-  }
+  FileReport fr = parse_file_report(r.text);
+  rep.files += fr.files;
+  rep.lines.insert(rep.lines.end(), fr.lines.begin(), fr.lines.end());
 }
 
 }  // namespace
@@ -130,8 +125,8 @@ ReattachReport reattach_registry(const ReattachOptions& opt) {
   auto job = [&](std::size_t i, int out) {
     ReattachReport one;
     reattach_one(opt, live[i], one);
-    report_line(out, "F " + std::to_string(one.files));
-    for (const std::string& l : one.lines) report_line(out, "L " + l);
+    report_files(out, one.files);
+    for (const std::string& l : one.lines) report_note(out, l);
   };
   std::vector<ForkedResult> results =
       run_forked(live.size(), job, opt.per_container_limit, opt.parallel);

@@ -57,3 +57,22 @@ TEST_CASE("run_forked: no jobs, no children") {
       0, [](std::size_t, int) { FAIL("no job should run"); }, milliseconds(10), 4);
   CHECK(r.empty());
 }
+
+TEST_CASE("file reports: what report_files and report_note write, parse_file_report reads") {
+  auto r = vproc::run_forked(
+      1,
+      [](std::size_t, int fd) {
+        vproc::report_note(fd, "container a: skipped proc/swaps");
+        vproc::report_files(fd, 3);
+        vproc::report_note(fd, "two\nlines");
+        vproc::report_line(fd, "neither kind");
+      },
+      milliseconds(2000), 1);
+  REQUIRE(r[0].ok);
+  vproc::FileReport fr = vproc::parse_file_report(r[0].text);
+  CHECK(fr.files == 3);
+  REQUIRE(fr.lines.size() == 2);
+  CHECK(fr.lines[0] == "container a: skipped proc/swaps");
+  CHECK(fr.lines[1] == "two lines");
+  CHECK(vproc::parse_file_report("").files == 0);
+}
