@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # /proc/meminfo read inside runc containers: native vs vprocd's container view vs vprocd's
-# per-reader files vs lxcfs, side by side in one run.
+# per-reader files vs lxcfs vs a minimal FUSE server, side by side in one run; then vprocd with
+# 1000 registered containers (bench/view_scale.sh). The README's performance table is this run's.
 #
-#   sudo bench/containers.sh            full run (~3 min): writes bench/RESULTS-containers.md
-#   sudo bench/containers.sh --quick    ~40 s smoke run: bench/RESULTS-containers-quick.md
+#   sudo bench/containers.sh            full run (~8 min): writes bench/RESULTS-containers.md
+#   sudo bench/containers.sh --quick    ~1.5 min smoke run (100 containers for the scale step):
+#                                       bench/RESULTS-containers-quick.md
 #
 # Needs root, /dev/fuse, runc, jq, busybox (busybox-static), lxcfs (5.0.3 on Debian 12) and a
 # static libc for g++ -static. Builds vprocd and vproc-hook in Release into build-bench/
@@ -26,6 +28,12 @@
 #           default): over /dev/fuse unless the fuse module's enable_uring is already on
 #           (bench/run.sh turns it on for its own run; this script leaves it alone)
 #   lxcfs   lxcfs's proc/meminfo bind-mounted over /proc/meminfo in config.json
+#   floor   the minimal one-thread FUSE server of a fixed text (bench/fusefloor.cpp --one-thread:
+#           direct_io, OPEN, READ, READ at EOF, RELEASE, one thread, as noopen_proto mode 0 of
+#           ../shared/proto does), its meminfo bind-mounted over /proc/meminfo: the floor the
+#           per-reader path is measured against (issue 16: within 0.8x of it)
+#   proto   ../shared/proto/noopen_proto.c itself in mode 0 (VPROC_NOOPEN_PROTO=FILE.c to point
+#           elsewhere), when that file is there: the same floor, from its original
 # Each container runs bench/cread: it reads the file once and reports MemTotal and the mount
 # behind /proc/meminfo (checked here: 262144 kB for the virtualized sources; the view's mount
 # root is /<pid>-<start>/...), waits for a go file that the harness creates once every container
@@ -51,13 +59,17 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${VPROC_BENCH_BUILD:-$ROOT/build-bench}
 if [ $QUICK = 1 ]; then
   SECS=1; ROUNDS=1; OUT=$ROOT/bench/RESULTS-containers-quick.md; CMD="bench/containers.sh --quick"
+  SCALE_N=100
 else
   SECS=3; ROUNDS=3; OUT=$ROOT/bench/RESULTS-containers.md; CMD="bench/containers.sh"
+  SCALE_N=1000
 fi
 WARM_SECS=0.5
 CGROOT=/sys/fs/cgroup
 UNIQ=vcbench-$$
-SOURCES=(native view reader lxcfs)
+SOURCES=(native view reader lxcfs floor)
+PROTO_C=${VPROC_NOOPEN_PROTO:-$ROOT/../shared/proto/noopen_proto.c}
+[ -f "$PROTO_C" ] && SOURCES+=(proto)
 COUNTS=(1 4)
 MEM_LIMIT=268435456
 
@@ -73,8 +85,8 @@ warn() { WARNINGS+=("$*"); log "WARNING: $*"; }
 
 # --- cleanup: only what this run created -------------------------------------------------------
 TMP=$(mktemp -d /tmp/vproc-cbench.XXXXXX)
-VPROCD_PID=""; LXCFS_PID=""; RUNC_IDS=(); RUNC_PIDS=()
-MP=$TMP/mp; REG=$TMP/reg; LXMP=$TMP/lxcfs
+VPROCD_PID=""; LXCFS_PID=""; FLOOR_PID=""; PROTO_PID=""; RUNC_IDS=(); RUNC_PIDS=()
+MP=$TMP/mp; REG=$TMP/reg; LXMP=$TMP/lxcfs; FLMP=$TMP/floor; PRMP=$TMP/proto
 
 our_cgroups() { ls -d "$CGROOT"/*/"$UNIQ"-* "$CGROOT/$UNIQ"-* 2>/dev/null || true; }
 
@@ -87,8 +99,12 @@ stop_server() {  # stop_server PID MOUNTPOINT...
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null || true
   fi
+  # By mountinfo, not mountpoint(1): a server that died without unmounting
+  # (noopen_proto has no signal handlers) leaves a mount that cannot be stat'ed.
   for mp in "$@"; do
-    if mountpoint -q "$mp" 2>/dev/null; then umount "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || true; fi
+    if awk -v m="$mp" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+      umount "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || true
+    fi
   done
 }
 
@@ -107,11 +123,13 @@ cleanup() {
   # Anything still in a container cgroup of ours was started by this run (the servers' own
   # cgroups are left to stop_server).
   for d in $(our_cgroups); do
-    case $d in *-vprocd | *-lxcfs) continue ;; esac
+    case $d in *-vprocd | *-lxcfs | *-floor | *-proto) continue ;; esac
     for p in $(cat "$d/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
   done
   stop_server "$VPROCD_PID" "$REG/view" "$MP"
   stop_server "$LXCFS_PID" "$LXMP"
+  stop_server "$FLOOR_PID" "$FLMP"
+  stop_server "$PROTO_PID" "$PRMP"
   for i in $(seq 1 40); do
     left=$(our_cgroups)
     [ -n "$left" ] || break
@@ -119,7 +137,9 @@ cleanup() {
     [ -z "$(our_cgroups)" ] || sleep 0.25
   done
   [ -z "$(our_cgroups)" ] || echo "containers: could not remove: $(our_cgroups | tr '\n' ' ')" >&2
-  for d in "$REG/view" "$MP" "$LXMP"; do mountpoint -q "$d" 2>/dev/null && return; done
+  for d in "$REG/view" "$MP" "$LXMP" "$FLMP" "$PRMP"; do
+    awk -v m="$d" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo && return
+  done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -138,6 +158,15 @@ ROOTFS=$TMP/rootfs
 "$ROOT/scripts/build-rootfs.sh" busybox "$ROOTFS"
 mkdir -p "$ROOTFS/sync"
 g++ -std=c++20 -O2 -static -Wall -Wextra -o "$ROOTFS/cread" "$ROOT/bench/cread.cpp"
+FLOOR=$TMP/fusefloor
+# shellcheck disable=SC2046
+g++ -std=c++20 -O2 -Wall -Wextra -I"$ROOT" -o "$FLOOR" "$ROOT/bench/fusefloor.cpp" \
+  "$ROOT"/fsd/fuse/{uring,uring_proto,uring_ring}.cpp "$ROOT"/lib/core/{parse,text}.cpp \
+  "$ROOT"/lib/base/{io,log,sys_error}.cpp -DFUSE_USE_VERSION=312 $(pkg-config --cflags --libs fuse3) -pthread
+if [ -f "$PROTO_C" ]; then
+  # shellcheck disable=SC2046
+  gcc -O2 -o "$TMP/noopen_proto" "$PROTO_C" $(pkg-config --cflags --libs fuse3) -lpthread
+fi
 
 # --- servers, each alone in a cpuacct cgroup of its own -------------------------------------------
 # cgroup v1 (cpuacct.usage, ns) or v2 (cpu.stat usage_usec).
@@ -157,12 +186,18 @@ cpu_ns() {  # cpu_ns NAME: CPU time of cgroup $UNIQ-NAME in ns
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime+stime, all threads, in ticks
 HZ=$(getconf CLK_TCK)
 
-mkdir -p "$MP" "$REG" "$LXMP" "$TMP/out" "$TMP/b" "$TMP/sync"
+mkdir -p "$MP" "$REG" "$LXMP" "$FLMP" "$PRMP" "$TMP/out" "$TMP/b" "$TMP/sync"
 in_acct_cgroup vprocd "$VPROCD" --mountpoint "$MP" --registry-dir "$REG" \
   --container-view --view-max-age-ms 100 --io-uring auto 2>"$TMP/vprocd.log" &
 VPROCD_PID=$!
 in_acct_cgroup lxcfs lxcfs -f -l --enable-cfs -p "$TMP/lxcfs.pid" "$LXMP" >"$TMP/lxcfs.log" 2>&1 &
 LXCFS_PID=$!
+in_acct_cgroup floor "$FLOOR" "$FLMP" --one-thread 2>"$TMP/floor.log" &
+FLOOR_PID=$!
+if [ -f "$PROTO_C" ]; then
+  in_acct_cgroup proto "$TMP/noopen_proto" "$PRMP" 0 2>"$TMP/proto.log" &
+  PROTO_PID=$!
+fi
 for i in $(seq 1 100); do
   [ -r "$MP/proc/meminfo" ] && mountpoint -q "$REG/view" && [ -r "$LXMP/proc/meminfo" ] && break
   sleep 0.1
@@ -170,6 +205,12 @@ done
 [ -r "$MP/proc/meminfo" ] && mountpoint -q "$REG/view" ||
   { cat "$TMP/vprocd.log" >&2; echo "containers: vprocd does not serve $MP and $REG/view" >&2; exit 1; }
 [ -r "$LXMP/proc/meminfo" ] || { cat "$TMP/lxcfs.log" >&2; echo "containers: lxcfs does not serve" >&2; exit 1; }
+for i in $(seq 1 50); do [ -r "$FLMP/meminfo" ] && break; sleep 0.1; done
+[ -r "$FLMP/meminfo" ] || { cat "$TMP/floor.log" >&2; echo "containers: fusefloor does not serve" >&2; exit 1; }
+if [ -n "$PROTO_PID" ]; then
+  for i in $(seq 1 50); do [ -r "$PRMP/f" ] && break; sleep 0.1; done
+  [ -r "$PRMP/f" ] || { cat "$TMP/proto.log" >&2; echo "containers: noopen_proto does not serve" >&2; exit 1; }
+fi
 TRANSPORT=$(grep -o 'io_uring: [a-z]*' "$TMP/vprocd.log" | head -n1 || true)
 log "vprocd $VPROCD_PID (${TRANSPORT:-transport not logged}), lxcfs $LXCFS_PID"
 
@@ -190,8 +231,14 @@ hooks_for() {  # hooks_for SOURCE: the config.json "hooks" object
 mounts_for() {  # mounts_for SOURCE SYNC_DIR: extra config.json mounts
   local m
   m=$(jq -cn --arg s "$2" '[{destination: "/sync", type: "bind", source: $s, options: ["rbind", "ro"]}]')
-  if [ "$1" = lxcfs ]; then
-    m=$(jq -c --arg s "$LXMP/proc/meminfo" \
+  local over=""
+  case $1 in
+    lxcfs) over=$LXMP/proc/meminfo ;;
+    floor) over=$FLMP/meminfo ;;
+    proto) over=$PRMP/f ;;
+  esac
+  if [ -n "$over" ]; then
+    m=$(jq -c --arg s "$over" \
       '. + [{destination: "/proc/meminfo", type: "bind", source: $s, options: ["bind", "ro"]}]' <<<"$m")
   fi
   echo "$m"
@@ -226,8 +273,12 @@ wait_lines() {
     sleep 0.05
   done
 }
-server_of() { case $1 in view | reader) echo vprocd ;; lxcfs) echo lxcfs ;; *) echo "" ;; esac; }
-server_pid() { case $1 in vprocd) echo "$VPROCD_PID" ;; lxcfs) echo "$LXCFS_PID" ;; esac; }
+server_of() { case $1 in view | reader) echo vprocd ;; lxcfs | floor | proto) echo "$1" ;; *) echo "" ;; esac; }
+server_pid() {
+  case $1 in
+    vprocd) echo "$VPROCD_PID" ;; lxcfs) echo "$LXCFS_PID" ;; floor) echo "$FLOOR_PID" ;; proto) echo "$PROTO_PID" ;;
+  esac
+}
 field() { sed -n "s/.*[[:space:]]$1=\([^ ]*\).*/\1/p"; }  # field KEY < line
 median() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
@@ -245,6 +296,11 @@ check_ready() {
       warn "$id: /proc/meminfo is a mount ($root, $fs) in the native container"; return ;;
     view | reader) want_fs=fuse.vprocd ;;
     lxcfs) want_fs=fuse.lxcfs ;;
+    floor | proto)
+      # A fixed text, not virtualized: only the mount behind /proc/meminfo is checked.
+      [ "$fs" = fuse ] && CHK_OK[$s]=$((${CHK_OK[$s]:-0} + 1)) ||
+        warn "$id ($s): /proc/meminfo is $fs ($root), not the minimal server's (fuse)"
+      return ;;
   esac
   local ok=1
   [ "$mem" = 262144 ] || { ok=0; warn "$id ($s): MemTotal $mem kB, not 262144"; }
@@ -307,7 +363,7 @@ log "warm-up: 1 container per source, ${WARM_SECS}s"
 for s in "${SOURCES[@]}"; do run_batch "$s" 1 0 "$WARM_SECS"; done
 for r in $(seq 1 "$ROUNDS"); do
   # Rotate the order each round so no source always follows the same one.
-  order=("${SOURCES[@]:$(((r - 1) % 4))}" "${SOURCES[@]:0:$(((r - 1) % 4))}")
+  order=("${SOURCES[@]:$(((r - 1) % ${#SOURCES[@]}))}" "${SOURCES[@]:0:$(((r - 1) % ${#SOURCES[@]}))}")
   for n in "${COUNTS[@]}"; do
     for s in "${order[@]}"; do
       run_batch "$s" "$n" "$r" "$SECS"
@@ -318,6 +374,15 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# --- scale: vprocd with SCALE_N registered containers (its own vprocd; ours is stopped first) ---
+stop_server "$VPROCD_PID" "$REG/view" "$MP"
+VPROCD_PID=""
+log "scale: bench/view_scale.sh $SCALE_N"
+VSCALE_OUT=$TMP/vscale.md VSCALE_FIGURES=$TMP/vscale.env VPROC_BENCH_BUILD=$BUILD \
+  "$ROOT/bench/view_scale.sh" "$SCALE_N" >"$TMP/vscale.log" 2>&1 ||
+  { cat "$TMP/vscale.log" >&2; echo "containers: bench/view_scale.sh failed" >&2; exit 1; }
+scale() { sed -n "s/^$1=//p" "$TMP/vscale.env"; }
+
 # --- report ----------------------------------------------------------------------------------------
 us() { awk -v n="$1" 'BEGIN {printf "%.1f", n / 1000}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else printf "-"}'; }
@@ -327,6 +392,8 @@ label() {
     view) echo "vproc view (\`--view container\`)" ;;
     reader) echo "vproc per-reader (\`--view reader\`)" ;;
     lxcfs) echo "lxcfs" ;;
+    floor) echo "minimal one-thread server (fusefloor \`--one-thread\`)" ;;
+    proto) echo "noopen_proto mode 0" ;;
   esac
 }
 declare -A PICK
@@ -355,6 +422,29 @@ cpu_pct() {
     awk -v c="${CPUNS[$1,1,$r]}" -v t="${TICKS[$1,1,$r]}" -v w="${WALL[$1,1,$r]}" -v u="$2" -v hz="$HZ" \
       'BEGIN {s = (u == "ns") ? c / 1e9 : t / hz; print 100 * s / w}'
   done | median | awk '{printf "%.2f", $1}'
+}
+
+# The per-reader path against the minimal server: reads/s of the median rounds, 1 and 4 containers.
+floor_ratio() { ratio "$(rate_of reader "$1")" "$(rate_of "${2:-floor}" "$1")"; }
+readme_table() {
+  local n
+  echo "Run of $DATE, vproc $GIT, $(nproc) CPUs ($CPU_MODEL), kernel $(uname -r), load average $LOAD_START at start and $LOAD_END at the end; \`$CMD\`, median rounds:"
+  echo
+  echo "| /proc/meminfo in runc containers | native | vproc view | vproc per-reader | lxcfs | minimal server |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  echo "| median latency, 1 container (µs) | $(us "${MED[native,1,${PICK[native,1]}]}") | $(us "${MED[view,1,${PICK[view,1]}]}") | $(us "${MED[reader,1,${PICK[reader,1]}]}") | $(us "${MED[lxcfs,1,${PICK[lxcfs,1]}]}") | $(us "${MED[floor,1,${PICK[floor,1]}]}") |"
+  for n in "${COUNTS[@]}"; do
+    echo "| reads/s, $n container(s) at once | $(rate_of native "$n") | $(rate_of view "$n") | $(rate_of reader "$n") | $(rate_of lxcfs "$n") | $(rate_of floor "$n") |"
+  done
+  echo "| reads/s vs lxcfs, 4 containers | $(ratio "$(rate_of native 4)" "$(rate_of lxcfs 4)")x | $(ratio "$(rate_of view 4)" "$(rate_of lxcfs 4)")x | $(ratio "$(rate_of reader 4)" "$(rate_of lxcfs 4)")x | 1x | $(ratio "$(rate_of floor 4)" "$(rate_of lxcfs 4)")x |"
+  echo "| per-reader reads/s / minimal server's, 1 / 4 containers | | | $(floor_ratio 1) / $(floor_ratio 4) | | 1 |"
+  echo "| server CPU s per 1M reads, 4 containers | | $(cpu_per_m view 4 ns) | $(cpu_per_m reader 4 ns) | $(cpu_per_m lxcfs 4 ns) | $(cpu_per_m floor 4 ns) |"
+  echo "| server CPU, 1 container reading flat out (% of a core) | | $(cpu_pct view ns) | $(cpu_pct reader ns) | $(cpu_pct lxcfs ns) | $(cpu_pct floor ns) |"
+  echo "| vprocd with $(scale n) registered containers: RSS (MiB) / idle CPU (% of a core) | | $(scale rss_mib) / $(scale idle_cpu_pct) | | | |"
+  if [ -n "$PROTO_PID" ]; then
+    echo
+    echo "noopen_proto mode 0 in the same rounds: $(rate_of proto 1) / $(rate_of proto 4) reads/s (1 / 4 containers); per-reader / noopen_proto: $(floor_ratio 1 proto) / $(floor_ratio 4 proto)."
+  fi
 }
 
 {
@@ -398,7 +488,8 @@ cpu_pct() {
   echo
   echo "| server, source | CPU s per 1M reads, 1 container | 4 containers | CPU % of one core, 1 container reading flat out |"
   echo "|---|---:|---:|---:|"
-  for s in view reader lxcfs; do
+  for s in "${SOURCES[@]}"; do
+    [ "$s" != native ] || continue
     echo "| $(server_of $s), $(label $s) | $(cpu_per_m $s 1 ns) ($(cpu_per_m $s 1 ticks)) | $(cpu_per_m $s 4 ns) ($(cpu_per_m $s 4 ticks)) | $(cpu_pct $s ns) ($(cpu_pct $s ticks)) |"
   done
   echo
@@ -412,14 +503,22 @@ cpu_pct() {
       view) want="MemTotal 262144 kB, /proc/meminfo mounted from REG/view (fuse.vprocd, mount root /<pid>-<start>/proc/meminfo)" ;;
       reader) want="MemTotal 262144 kB, /proc/meminfo the per-reader file (fuse.vprocd, mount root /proc/meminfo)" ;;
       lxcfs) want="MemTotal 262144 kB, /proc/meminfo from lxcfs (fuse.lxcfs)" ;;
+      floor) want="/proc/meminfo from fusefloor --one-thread (fuse, a fixed text)" ;;
+      proto) want="/proc/meminfo from noopen_proto mode 0 (fuse, a fixed text)" ;;
     esac
     echo "- $s: ${CHK_OK[$s]:-0}/${CHK_N[$s]:-0} containers (warm-up included): $want; last seen: ${ROOTS[$s]:-}"
   done
   for w in "${WARNINGS[@]}"; do echo "- WARNING: $w"; done
   echo
-  echo "## Not measured here"
+  echo "## $SCALE_N registered containers"
   echo
-  echo "- Reads with 1000 registered containers' worth of view directories: not measured here."
+  echo "From \`bench/view_scale.sh $SCALE_N\` run by this script after the rounds (its own vprocd, same build):"
+  echo
+  sed -n '/^| step/,$p' "$TMP/vscale.md"
+  echo
+  echo "## The README's table"
+  echo
+  readme_table
 } >"$TMP/results.md"
 
 cat "$TMP/results.md"

@@ -9,9 +9,12 @@
 //
 // With --io-uring, requests come through vprocd's FUSE-over-io_uring transport
 // (fsd/fuse/uring.cpp, when the fuse module's enable_uring is on): the floor of
-// that transport.
+// that transport. With --one-thread, one thread serves every request
+// (fuse_session_loop), as ../shared/proto/noopen_proto.c does in its mode 0:
+// the minimal one-thread server of a fixed text that issue 16 measures the
+// per-reader path against.
 //
-//   fusefloor MOUNTPOINT [--io-uring]   foreground; SIGTERM/SIGINT unmount and exit
+//   fusefloor MOUNTPOINT [--io-uring | --one-thread]   foreground; SIGTERM/SIGINT unmount and exit
 #define FUSE_USE_VERSION 312
 #include <fcntl.h>
 #include <fuse3/fuse_lowlevel.h>
@@ -98,8 +101,9 @@ void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 
 int main(int argc, char** argv) {
   const bool uring = argc == 3 && std::strcmp(argv[2], "--io-uring") == 0;
-  if (argc != 2 && !uring) {
-    std::fprintf(stderr, "usage: fusefloor MOUNTPOINT [--io-uring]\n");
+  const bool one_thread = argc == 3 && std::strcmp(argv[2], "--one-thread") == 0;
+  if (argc != 2 && !uring && !one_thread) {
+    std::fprintf(stderr, "usage: fusefloor MOUNTPOINT [--io-uring | --one-thread]\n");
     return 2;
   }
   int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
@@ -132,11 +136,16 @@ int main(int argc, char** argv) {
     if (!ring) return 1;
     ring->start();
   }
-  fuse_loop_config* cfg = fuse_loop_cfg_create();
-  fuse_loop_cfg_set_max_threads(cfg, 8);
-  fuse_loop_cfg_set_idle_threads(cfg, 8);  // keep workers: no thread churn per request
-  int rc = fuse_session_loop_mt(se, cfg);
-  fuse_loop_cfg_destroy(cfg);
+  int rc = 0;
+  if (one_thread) {
+    rc = fuse_session_loop(se);
+  } else {
+    fuse_loop_config* cfg = fuse_loop_cfg_create();
+    fuse_loop_cfg_set_max_threads(cfg, 8);
+    fuse_loop_cfg_set_idle_threads(cfg, 8);  // keep workers: no thread churn per request
+    rc = fuse_session_loop_mt(se, cfg);
+    fuse_loop_cfg_destroy(cfg);
+  }
   if (ring) ring->stop();
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);

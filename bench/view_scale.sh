@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The container view with many containers: vprocd's RSS and idle CPU when N containers (default
-# 1000) each have their directory in REGISTRY_DIR/view and have read their files.
+# 1000) are registered and each has its directory in REGISTRY_DIR/view and has read its files.
 #
 #   sudo bench/view_scale.sh [N]      writes bench/RESULTS-view-scale.md
 #
 # A "container" here is what vprocd sees of one: a process (sleep) in cgroups of its own (v1
-# memory, cpu, cpuacct, cpuset where present), limited to 256 MiB. Its view directory
+# memory, cpu, cpuacct, cpuset where present), limited to 256 MiB, with a record in
+# REGISTRY_DIR/containers/ as vproc-hook writes one (so vprocd's loadavg sampler follows its cpu
+# cgroup from then on, as it does a hooked container's). Its view directory
 # (view/<pid>-<start>/) is looked up and its files read from the host, as the hook's binds would
 # be read from inside. Steps: vprocd alone; every container reads meminfo once; every container
 # reads all of its files once; then 30 s idle (nobody reads). RSS is VmRSS of vprocd; CPU is
 # utime+stime. Builds vprocd in Release into build-bench/ (VPROC_BENCH_BUILD=DIR to override).
+# VSCALE_OUT=FILE writes the report there instead; VSCALE_FIGURES=FILE also writes the figures
+# as key=value lines (bench/containers.sh reads them).
 # Undoes everything it made at exit: its sleepers (by pid), its cgroups (vscale-<pid>-*), its
 # vprocd (by pid) and its mounts.
 set -euo pipefail
@@ -17,7 +21,7 @@ set -euo pipefail
 N=${1:-1000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${VPROC_BENCH_BUILD:-$ROOT/build-bench}
-OUT=$ROOT/bench/RESULTS-view-scale.md
+OUT=${VSCALE_OUT:-$ROOT/bench/RESULTS-view-scale.md}
 TMP=$(mktemp -d /tmp/vproc-vscale.XXXXXX)
 TAG=vscale-$$
 # The v1 hierarchies present (cpu and cpuacct may be one or two); a name that is not a
@@ -33,8 +37,10 @@ log() { echo "view_scale: $*" >&2; }
 
 cleanup() {
   set +e
-  [ ${#PIDS[@]} -gt 0 ] && kill -KILL "${PIDS[@]}" 2>/dev/null
-  wait 2>/dev/null
+  if [ ${#PIDS[@]} -gt 0 ]; then
+    kill -KILL "${PIDS[@]}" 2>/dev/null
+    wait "${PIDS[@]}" 2>/dev/null  # not vprocd: it is stopped below
+  fi
   if [ -n "$VPROCD_PID" ]; then
     kill -TERM "$VPROCD_PID" 2>/dev/null
     wait "$VPROCD_PID" 2>/dev/null
@@ -85,7 +91,17 @@ for i in $(seq 1 "$N"); do
 done
 sleep 1
 dirs=()
-for p in "${PIDS[@]}"; do dirs+=("$TMP/reg/view/$p-$(awk '{ print $22 }' "/proc/$p/stat")"); done
+mkdir -p "$TMP/reg/containers"
+mntns=$(stat -L -c %i /proc/self/ns/mnt)
+i=0
+for p in "${PIDS[@]}"; do
+  i=$((i + 1))
+  start=$(awk '{ print $22 }' "/proc/$p/stat")
+  dirs+=("$TMP/reg/view/$p-$start")
+  # The record vproc-hook writes (lib/registry/registry.cpp), with no files mounted.
+  printf '{"version":1,"id":"%s","pid":%s,"pid_start_time":%s,"mnt_ns":%s,"rootfs":"/","mountpoint":"%s","files":[],"view":"container","attached_at":%s}\n' \
+    "$TAG-$i" "$p" "$start" "$mntns" "$TMP/mp" "$(date +%s)" >"$TMP/reg/containers/$TAG-$i.json"
+done
 
 # read_all FILES...: every container reads FILES once; prints how many reads were wrong.
 read_all() {
@@ -113,6 +129,7 @@ log "idle for 30 s"
 sleep 30
 t2=$(cpu_ticks)
 rss3=$(rss_kb)
+hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$VPROCD_PID/status")
 tps=$(getconf CLK_TCK)
 nfiles=$(wc -w <<<"$files")
 
@@ -122,8 +139,9 @@ nfiles=$(wc -w <<<"$files")
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); vproc $(git -C "$ROOT" rev-parse --short HEAD) (Release)"
   echo "- Machine: $(nproc) CPUs, $(sed -n 's/^model name\t*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r)"
   echo "- Command (as root, in the checkout): \`bench/view_scale.sh $N\`"
-  echo "- A container is a sleeper in cgroups of its own (memory limited to 256 MiB); its view"
-  echo "  directory is read from the host. Wrong or failed reads: $bad1 (meminfo), $bad2 (all files)."
+  echo "- A container is a sleeper in cgroups of its own (memory limited to 256 MiB) with a"
+  echo "  registry record (vprocd's loadavg sampler follows it); its view directory is read from"
+  echo "  the host. Wrong or failed reads: $bad1 (meminfo), $bad2 (all files)."
   echo
   echo "| step | vprocd RSS (MiB) |"
   echo "|---|---:|"
@@ -131,6 +149,7 @@ nfiles=$(wc -w <<<"$files")
   awk -v k="$rss1" -v n="$N" 'BEGIN { printf "| %d containers, each read meminfo once | %.1f |\n", n, k / 1024 }'
   awk -v k="$rss2" -v n="$N" -v f="$nfiles" 'BEGIN { printf "| %d containers, each read all %d files once | %.1f |\n", n, f, k / 1024 }'
   awk -v k="$rss3" 'BEGIN { printf "| after 30 s idle | %.1f |\n", k / 1024 }'
+  awk -v k="$hwm" 'BEGIN { printf "| peak (VmHWM) | %.1f |\n", k / 1024 }'
   echo
   awk -v a="$t1" -v b="$t0" -v t="$tps" -v n="$N" -v f="$nfiles" \
     'BEGIN { printf "- vprocd CPU for the %d x %d first reads (each one a lookup and a rendering): %.2f s\n", n, f + 1, (a - b) / t }'
@@ -138,3 +157,13 @@ nfiles=$(wc -w <<<"$files")
     'BEGIN { printf "- vprocd CPU while idle for 30 s with them: %.2f s (%.2f%% of a core)\n", (a - b) / t, (a - b) / t / 30 * 100 }'
 } >"$OUT"
 cat "$OUT"
+if [ -n "${VSCALE_FIGURES:-}" ]; then
+  {
+    echo "n=$N"
+    echo "bad=$((bad1 + bad2))"
+    awk -v k="$rss0" 'BEGIN { printf "rss_alone_mib=%.1f\n", k / 1024 }'
+    awk -v k="$rss3" 'BEGIN { printf "rss_mib=%.1f\n", k / 1024 }'
+    awk -v k="$hwm" 'BEGIN { printf "hwm_mib=%.1f\n", k / 1024 }'
+    awk -v a="$t2" -v b="$t1" -v t="$tps" 'BEGIN { printf "idle_cpu_pct=%.2f\n", (a - b) / t / 30 * 100 }'
+  } >"$VSCALE_FIGURES"
+fi

@@ -45,50 +45,67 @@ ReaderResolver::ReaderResolver(int proc_root) : proc_(proc_root) {
   if (::fstatat(proc_, "self/ns/pid", &st, 0) == 0) own_pidns_ = st.st_ino;
 }
 
+std::shared_ptr<UniqueFd> ReaderResolver::remembered(pid_t pid, Reader& r,
+                                                     std::chrono::steady_clock::time_point now,
+                                                     bool& done) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = known_.find(pid);
+  if (it == known_.end()) return nullptr;
+  Known& k = it->second;
+  k.last_used = ++clock_;
+  r.host_pidns = k.host_pidns;
+  r.init_pid = k.init_pid;
+  r.init_start = k.init_start;
+  r.pidns = k.pidns;
+  if (now - k.checked < kRecheckAfter) {
+    r.cgroups = k.cgroups;
+    done = true;
+  }
+  return k.cgroup;
+}
+
+bool ReaderResolver::recheck(pid_t pid, const std::shared_ptr<UniqueFd>& fd,
+                             const cgroup::Layout& layout,
+                             std::chrono::steady_clock::time_point now, Reader& r) const {
+  std::string text;
+  if (!pread_file(fd->get(), text, /*one_record=*/true)) {
+    // ESRCH: that process is gone, and the pid may be another's now.
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = known_.find(pid);
+    if (it != known_.end() && it->second.cgroup == fd) known_.erase(it);
+    return false;
+  }
+  {
+    // The same text as last time resolves the same way.
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = known_.find(pid);
+    if (it != known_.end() && it->second.cgroup == fd && it->second.text == text) {
+      it->second.checked = now;
+      r.cgroups = it->second.cgroups;
+      return true;
+    }
+  }
+  r.cgroups = std::make_shared<const cgroup::ReaderCgroups>(
+      cgroup::resolve(layout, core::parse_proc_cgroup(text, pid_file(pid, "cgroup"))));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = known_.find(pid);
+  if (it != known_.end() && it->second.cgroup == fd) {
+    it->second.text = text;
+    it->second.cgroups = r.cgroups;
+    it->second.checked = now;
+  }
+  return true;
+}
+
 Reader ReaderResolver::resolve(pid_t pid, const cgroup::Layout& layout) const {
   Reader r;
   r.pid = pid;
   const std::string cgroup_file = pid_file(pid, "cgroup");
   std::string text;
-  std::shared_ptr<UniqueFd> known_fd;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = known_.find(pid);
-    if (it != known_.end()) {
-      Known& k = it->second;
-      k.last_used = ++clock_;
-      known_fd = k.cgroup;
-      r.host_pidns = k.host_pidns;
-      r.init_pid = k.init_pid;
-      r.init_start = k.init_start;
-      r.pidns = k.pidns;
-    }
-  }
-  if (known_fd) {
-    if (pread_file(known_fd->get(), text)) {
-      {
-        // The same text as last time resolves the same way.
-        std::lock_guard<std::mutex> lock(mu_);
-        auto it = known_.find(pid);
-        if (it != known_.end() && it->second.cgroup == known_fd && it->second.text == text) {
-          r.cgroups = it->second.cgroups;
-          return r;
-        }
-      }
-      r.cgroups = std::make_shared<const cgroup::ReaderCgroups>(
-          cgroup::resolve(layout, core::parse_proc_cgroup(text, cgroup_file)));
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = known_.find(pid);
-      if (it != known_.end() && it->second.cgroup == known_fd) {
-        it->second.text = text;
-        it->second.cgroups = r.cgroups;
-      }
-      return r;
-    }
-    // ESRCH: that process is gone, and the pid may be another's now.
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = known_.find(pid);
-    if (it != known_.end() && it->second.cgroup == known_fd) known_.erase(it);
+  const auto now = std::chrono::steady_clock::now();
+  bool done = false;
+  if (std::shared_ptr<UniqueFd> known_fd = remembered(pid, r, now, done)) {
+    if (done || recheck(pid, known_fd, layout, now, r)) return r;
     r = Reader{};
     r.pid = pid;
   }
@@ -121,7 +138,8 @@ Reader ReaderResolver::resolve(pid_t pid, const cgroup::Layout& layout) const {
                         r.init_pid,
                         r.init_start,
                         r.pidns,
-                        ++clock_};
+                        ++clock_,
+                        now};
   }
   return r;
 }

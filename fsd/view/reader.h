@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -40,10 +41,23 @@ class ReaderResolver {
   pid_t pid_in(const Reader& reader, pid_t host_pid) const;
   // Readers remembered now (at most kMaxKnown).
   static constexpr size_t kMaxKnown = 4096;
+  // A reader checked this recently is taken as it was (the same process, in
+  // the same cgroups) without reading /proc/<pid>/cgroup again: a process
+  // that reads flat out costs that read once a millisecond, not per open. No
+  // pid is reused within it (pids go round pid_max first).
+  static constexpr std::chrono::microseconds kRecheckAfter{1000};
   size_t known() const;
 
  private:
   pid_t find_init(pid_t pid, int pidns_fd, ino_t pidns_ino) const;
+  // What is remembered of `pid` into r; the fd of its /proc/<pid>/cgroup, or
+  // null when it is not known. done: r is whole (checked within kRecheckAfter).
+  std::shared_ptr<UniqueFd> remembered(pid_t pid, Reader& r,
+                                       std::chrono::steady_clock::time_point now, bool& done) const;
+  // Reads the remembered fd again into r.cgroups; false when the process is
+  // gone (and then forgets it).
+  bool recheck(pid_t pid, const std::shared_ptr<UniqueFd>& fd, const cgroup::Layout& layout,
+               std::chrono::steady_clock::time_point now, Reader& r) const;
   int proc_;
   ino_t own_pidns_ = 0;
 
@@ -62,6 +76,7 @@ class ReaderResolver {
     uint64_t init_start = 0;
     std::shared_ptr<UniqueFd> pidns;
     uint64_t last_used = 0;
+    std::chrono::steady_clock::time_point checked;  // the last read of `cgroup`
   };
   // Past kMaxKnown, the least recently read eighth is forgotten (a reader
   // that churns processes pushes out only those read least recently).

@@ -25,6 +25,7 @@ ViewService::ViewService(UniqueFd cgroup_root, UniqueFd proc_root, Options optio
       readers_(proc_.get()),
       options_(options) {
   live_proc_ = FdCache::kernel_generated(proc_.get());
+  share_ = options_.share_for.count() > 0 && live_proc_ && cgroups_.kernel_tree();
   if (options_.loadavg) {
     load_ = std::make_unique<LoadTracker>(cgroups_, proc_.get(), options_.loadavg_interval);
   }
@@ -105,6 +106,30 @@ uint64_t ViewService::age_ticks(const Reader& r) const {
 std::string ViewService::render(FileKind kind, pid_t pid) { return render(kind, reader(pid)); }
 
 std::string ViewService::render(FileKind kind, const Reader& r) {
+  if (!share_) return render_now(kind, r);
+  std::string key = r.cgroups->all;
+  key += r.container_key();
+  key += r.host_pidns ? " host " : " ns ";
+  key += std::to_string(static_cast<int>(kind));
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(shared_mu_);
+    auto it = shared_.find(key);
+    if (it != shared_.end() && now - it->second.at < options_.share_for) return it->second.text;
+  }
+  std::string text = render_now(kind, r);
+  std::lock_guard<std::mutex> lock(shared_mu_);
+  // Every 100 windows, forget what is out of date; past kMaxShared, share no more
+  // until then.
+  if (now - swept_ > 100 * options_.share_for) {
+    std::erase_if(shared_, [&](const auto& e) { return now - e.second.at >= options_.share_for; });
+    swept_ = now;
+  }
+  if (shared_.size() < kMaxShared || shared_.count(key)) shared_[key] = Shared{text, now};
+  return text;
+}
+
+std::string ViewService::render_now(FileKind kind, const Reader& r) {
   const auto& cg = *r.cgroups;
   auto memory = [&] { return cg.memory ? cgroups_.memory(*cg.memory) : core::MemoryReadings{}; };
   auto visible_of = [&](const std::vector<int>& online) {

@@ -32,6 +32,12 @@ struct Options {
   // registered container from its registration on, not from its first read.
   // Empty: only cgroups that were read are followed.
   std::string registry_dir;
+  // Readers in the same cgroups (and container) that open a file within this
+  // long of each other get one rendering: a process reading flat out costs a
+  // rendering per window, not per open. Only on the kernel's own /proc and
+  // cgroup tree (a fixture tree is changed by tests between reads). 0: a
+  // rendering per open.
+  std::chrono::microseconds share_for{1000};
 };
 
 class ViewService {
@@ -46,9 +52,12 @@ class ViewService {
   // Who process `pid` is (its cgroups, its container), for render() and for
   // fair shares (reader.cgroups->tenant). Throws SysError (ESRCH: gone).
   Reader reader(pid_t pid) const { return readers_.resolve(pid, cgroups_.layout()); }
-  // Renders `kind` for a reader resolved by reader(). Throws SysError.
+  // Renders `kind` for a reader resolved by reader(), or hands out the
+  // rendering made for its cgroups less than share_for ago. Throws SysError.
   std::string render(FileKind kind, const Reader& r);
   bool host_has_pressure() const;
+  // Renderings are shared within options.share_for (kernel trees only).
+  bool shares() const { return share_; }
   // The st_size to report: the host's file size plus a page. readers that
   // copy with sendfile (busybox cat) stop at st_size, so it must not be below
   // what any reader's rendering holds; read() ignores it.
@@ -61,6 +70,18 @@ class ViewService {
   // followed, and forgets those whose record is gone.
   void follow_registered();
   uint64_t age_ticks(const Reader& r) const;
+  std::string render_now(FileKind kind, const Reader& r);
+
+  // Renderings of the last share_for, by kind, cgroups and container.
+  struct Shared {
+    std::string text;
+    std::chrono::steady_clock::time_point at;
+  };
+  static constexpr size_t kMaxShared = 1024;
+  bool share_ = false;
+  std::mutex shared_mu_;
+  std::unordered_map<std::string, Shared> shared_;
+  std::chrono::steady_clock::time_point swept_;
 
   UniqueFd proc_;
   // proc_ is the kernel's procfs (not a copied test tree): the uptime can come

@@ -25,7 +25,7 @@ UniqueFd open_at_optional(int dirfd, const std::string& rel, int flags) {
   return UniqueFd(fd);
 }
 
-bool pread_file(int fd, std::string& out) {
+bool pread_file(int fd, std::string& out, bool one_record) {
   constexpr size_t kChunk = 16384;
   // Read into a per-thread buffer, then copy exactly what came: no 16 KiB
   // allocation (and zeroing) per read of a 1 KiB file on vprocd's hot path.
@@ -38,6 +38,7 @@ bool pread_file(int fd, std::string& out) {
     if (n < 0) return false;
     if (n == 0) break;
     off += static_cast<size_t>(n);
+    if (one_record && off == static_cast<size_t>(n) && static_cast<size_t>(n) < kChunk) break;
     if (off > kMaxFileSize) {
       errno = EFBIG;
       return false;

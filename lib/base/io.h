@@ -33,8 +33,14 @@ UniqueFd open_at_optional(int dirfd, const std::string& rel, int flags);
 // a seq_file (/proc/cpuinfo, /proc/PID/mountinfo, cgroup.threads) hands out at
 // most a page per read. Files over kMaxFileSize are refused. Returns false
 // with errno set (EFBIG over the limit); `out` is then unspecified.
+//
+// one_record: the file is a seq_file of one record (single_open: /proc/meminfo,
+// /proc/stat, /proc/PID/cgroup; a cgroup control file other than the task
+// lists), which the kernel prints whole into its buffer and hands out in the
+// first read when it fits: a first read shorter than asked is the whole file,
+// and the read that would return 0 (a syscall) is skipped.
 inline constexpr size_t kMaxFileSize = 16u << 20;
-bool pread_file(int fd, std::string& out);
+bool pread_file(int fd, std::string& out, bool one_record = false);
 // The same, throwing SysError("read", display, errno).
 std::string pread_all(int fd, const std::string& display);
 // Reads dirfd/rel; nullopt when it does not exist. Other errors throw.

@@ -73,7 +73,7 @@ ReaderCgroups resolve(const Layout& layout, const core::ProcCgroup& pc) {
   if (layout.unified_dir && pc.unified) {
     rc.unified = Place{*layout.unified_dir, *pc.unified, true};
   }
-  auto tenant_of = [](ReaderCgroups& r) {
+  auto keys_of = [](ReaderCgroups& r) {
     std::string last;
     for (const auto* p : {&r.memory, &r.cpu, &r.unified}) {
       std::string k = *p ? (*p)->key() : std::string("-");
@@ -81,10 +81,13 @@ ReaderCgroups resolve(const Layout& layout, const core::ProcCgroup& pc) {
       r.tenant += (r.tenant.empty() ? "" : ",") + k;
       last = std::move(k);
     }
+    for (const auto* p : {&r.memory, &r.cpu, &r.cpuacct, &r.cpuset, &r.io, &r.unified}) {
+      r.all += (*p ? (*p)->key() : std::string("-")) + "\n";
+    }
   };
   if (layout.pure_v2()) {
     rc.memory = rc.cpu = rc.cpuacct = rc.cpuset = rc.io = rc.unified;
-    tenant_of(rc);
+    keys_of(rc);
     return rc;
   }
   auto v1 = [&](const char* ctrl) -> std::optional<Place> {
@@ -98,7 +101,7 @@ ReaderCgroups resolve(const Layout& layout, const core::ProcCgroup& pc) {
   rc.cpuacct = v1("cpuacct");
   rc.cpuset = v1("cpuset");
   rc.io = v1("blkio");
-  tenant_of(rc);
+  keys_of(rc);
   return rc;
 }
 

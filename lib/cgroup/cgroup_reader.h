@@ -49,6 +49,9 @@ struct ReaderCgroups {
   // Who the reader is for fair shares (open files, tables): its memory, cpu
   // and unified cgroups, one string made once per resolve.
   std::string tenant;
+  // Every role's cgroup, one string: readers with the same `all` get the same
+  // renderings (fsd/view shares them for a millisecond).
+  std::string all;
 };
 ReaderCgroups resolve(const Layout& layout, const core::ProcCgroup& pc);
 
@@ -63,6 +66,8 @@ class CgroupReader {
   explicit CgroupReader(UniqueFd root, std::optional<bool> kernel_tree = std::nullopt);
 
   const Layout& layout() const { return layout_; }
+  // The tree is the kernel's (not a fixture or copy).
+  bool kernel_tree() const { return kernel_tree_; }
   core::MemoryReadings memory(const Place& p) const;
   core::CpuReadings cpu_usage(const Place& cpuacct) const;
   core::CpuLimits cpu_limits(const std::optional<Place>& cpu,

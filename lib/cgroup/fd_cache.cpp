@@ -10,6 +10,14 @@
 
 namespace vproc {
 
+bool FdCache::one_record(std::string_view rel) {
+  if (rel == "meminfo" || rel == "stat" || rel == "uptime" || rel == "loadavg") return true;
+  const size_t slash = rel.rfind('/');
+  const std::string_view base = slash == std::string_view::npos ? rel : rel.substr(slash + 1);
+  return slash != std::string_view::npos && base.find('.') != std::string_view::npos &&
+         base.substr(0, 7) != "cgroup.";
+}
+
 std::shared_ptr<UniqueFd> FdCache::get(const std::string& rel) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = fds_.find(rel);
@@ -38,7 +46,7 @@ void FdCache::drop(const std::string& rel) {
 std::optional<std::string> FdCache::read(const std::string& rel, std::string_view display_prefix) {
   std::string out;
   if (auto fd = get(rel)) {
-    if (pread_file(fd->get(), out)) return out;
+    if (pread_file(fd->get(), out, one_record(rel))) return out;
     // ENODEV: the cgroup was removed (a new one may have its name). Anything
     // else: start again from a fresh open, which reports the error itself.
     drop(rel);

@@ -33,6 +33,11 @@ class FdCache {
   std::optional<std::string> read(const std::string& rel, std::string_view display_prefix);
   // The fd is on cgroupfs, procfs or sysfs.
   static bool kernel_generated(int fd);
+  // A kept file the kernel prints as one record (pread_file's one_record):
+  // the host's meminfo, stat, uptime and loadavg, and cgroup control files
+  // (a name with a dot, in a directory) but cgroup.* (cgroup.procs and
+  // cgroup.threads are lists). Not cpuinfo, diskstats, swaps: a record a line.
+  static bool one_record(std::string_view rel);
 
  private:
   std::shared_ptr<UniqueFd> get(const std::string& rel);

@@ -4,7 +4,8 @@
 # has two). procps and most runtimes open /proc/meminfo and /proc/stat once and,
 # for every refresh, seek to 0 and read again; each refresh must see now.
 #   - python: MemAvailable through one kept fd drops by about the 150 MiB the
-#     container allocates and touches between two reads;
+#     container allocates and touches between two reads (re-read for up to
+#     2 s: a rendering may be 100 ms old);
 #   - top -bn2 and vmstat with a busy loop on the container's only CPU: the
 #     second frame (computed from re-reads of the kept /proc/stat) shows the
 #     CPU busy, where a stale rendering shows it idle;
@@ -64,6 +65,13 @@ before = available()
 block = bytearray(150 << 20)
 for i in range(0, len(block), 4096):
     block[i] = 1
+# The container view renders a file at most once per 100 ms (vprocd's
+# --view-max-age-ms), and touching 150 MiB can take less: re-read for up to
+# 2 s, as top would at its next refresh.
+import time
+t0 = time.monotonic()
+while before - available() < 100 << 10 and time.monotonic() - t0 < 2:
+    time.sleep(0.02)
 print("keptfd_drop_kb=%d" % (before - available()))
 PY
 sh -c 'while :; do :; done' &

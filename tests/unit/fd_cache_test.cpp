@@ -188,3 +188,35 @@ TEST_CASE("fd cache: concurrent readers of the same files share one fd each") {
   CHECK(targets.count("/proc/version") == 1);
   CHECK(targets.count("/proc/filesystems") == 1);
 }
+
+TEST_CASE("fd cache: one-record files are the single_open ones and cgroup control files") {
+  for (const char* rel : {"meminfo", "stat", "uptime", "loadavg", "memory/a/memory.stat",
+                          "cpu,cpuacct/a/b/cpuacct.usage_all", "unified/a/cpu.pressure"}) {
+    CHECK_MESSAGE(FdCache::one_record(rel), rel);
+  }
+  // Lists the kernel hands out a record (a line, a CPU) at a time: a short
+  // read is a page, not the end.
+  for (const char* rel : {"cpuinfo", "diskstats", "swaps", "pressure/cpu", "memory/a/cgroup.procs",
+                          "cpu/a/cgroup.threads", "cpu/a/tasks", "memory.stat"}) {
+    CHECK_FALSE_MESSAGE(FdCache::one_record(rel), rel);
+  }
+}
+
+TEST_CASE("pread_file: one_record reads a single_open file whole in one read") {
+  UniqueFd fd = open_at(AT_FDCWD, "/proc/meminfo", O_RDONLY);
+  std::string one, all;
+  REQUIRE(pread_file(fd.get(), one, /*one_record=*/true));
+  REQUIRE(pread_file(fd.get(), all));
+  auto keys = [](const std::string& text) {
+    std::vector<std::string> out;
+    size_t at = 0;
+    while (at < text.size()) {
+      size_t nl = text.find('\n', at);
+      out.push_back(text.substr(at, text.find(':', at) - at));
+      at = nl == std::string::npos ? text.size() : nl + 1;
+    }
+    return out;
+  };
+  CHECK(one.back() == '\n');
+  CHECK(keys(one) == keys(all));  // the values move between the reads; the lines do not
+}
