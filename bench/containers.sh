@@ -24,9 +24,10 @@
 #           READ while the attributes are valid, at most one rendering per
 #           --view-max-age-ms = 100)
 #   reader  vproc-hook --view reader: the per-reader file of vprocd's mountpoint,
-#           an OPEN, READs and a rendering per open. vprocd runs with --io-uring auto (its
-#           default): over /dev/fuse unless the fuse module's enable_uring is already on
-#           (bench/run.sh turns it on for its own run; this script leaves it alone)
+#           an OPEN, READs and a rendering per open, over /dev/fuse (--io-uring off)
+#   ureader the same from a second vprocd with --io-uring on (FUSE over io_uring, Linux
+#           >= 6.14: it turns the fuse module's enable_uring on; put back at exit), when the
+#           kernel has it
 #   lxcfs   lxcfs's proc/meminfo bind-mounted over /proc/meminfo in config.json
 #   floor   the minimal one-thread FUSE server of a fixed text (bench/fusefloor.cpp --one-thread:
 #           direct_io, OPEN, READ, READ at EOF, RELEASE, one thread, as noopen_proto mode 0 of
@@ -85,8 +86,10 @@ warn() { WARNINGS+=("$*"); log "WARNING: $*"; }
 
 # --- cleanup: only what this run created -------------------------------------------------------
 TMP=$(mktemp -d /tmp/vproc-cbench.XXXXXX)
-VPROCD_PID=""; LXCFS_PID=""; FLOOR_PID=""; PROTO_PID=""; RUNC_IDS=(); RUNC_PIDS=()
-MP=$TMP/mp; REG=$TMP/reg; LXMP=$TMP/lxcfs; FLMP=$TMP/floor; PRMP=$TMP/proto
+VPROCD_PID=""; LXCFS_PID=""; FLOOR_PID=""; PROTO_PID=""; VPROCDU_PID=""; RUNC_IDS=(); RUNC_PIDS=()
+MP=$TMP/mp; REG=$TMP/reg; LXMP=$TMP/lxcfs; FLMP=$TMP/floor; PRMP=$TMP/proto; MPU=$TMP/mpu; REGU=$TMP/regu
+URING_KNOB=/sys/module/fuse/parameters/enable_uring
+URING_ORIG=$(cat "$URING_KNOB" 2>/dev/null || true)
 
 our_cgroups() { ls -d "$CGROOT"/*/"$UNIQ"-* "$CGROOT/$UNIQ"-* 2>/dev/null || true; }
 
@@ -123,13 +126,15 @@ cleanup() {
   # Anything still in a container cgroup of ours was started by this run (the servers' own
   # cgroups are left to stop_server).
   for d in $(our_cgroups); do
-    case $d in *-vprocd | *-lxcfs | *-floor | *-proto) continue ;; esac
+    case $d in *-vprocd | *-vprocdu | *-lxcfs | *-floor | *-proto) continue ;; esac
     for p in $(cat "$d/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
   done
   stop_server "$VPROCD_PID" "$REG/view" "$MP"
   stop_server "$LXCFS_PID" "$LXMP"
   stop_server "$FLOOR_PID" "$FLMP"
   stop_server "$PROTO_PID" "$PRMP"
+  stop_server "$VPROCDU_PID" "$MPU"
+  [ -z "$URING_ORIG" ] || echo "$URING_ORIG" >"$URING_KNOB" 2>/dev/null
   for i in $(seq 1 40); do
     left=$(our_cgroups)
     [ -n "$left" ] || break
@@ -137,7 +142,7 @@ cleanup() {
     [ -z "$(our_cgroups)" ] || sleep 0.25
   done
   [ -z "$(our_cgroups)" ] || echo "containers: could not remove: $(our_cgroups | tr '\n' ' ')" >&2
-  for d in "$REG/view" "$MP" "$LXMP" "$FLMP" "$PRMP"; do
+  for d in "$REG/view" "$MP" "$LXMP" "$FLMP" "$PRMP" "$MPU"; do
     awk -v m="$d" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo && return
   done
   rm -rf "$TMP"
@@ -186,9 +191,11 @@ cpu_ns() {  # cpu_ns NAME: CPU time of cgroup $UNIQ-NAME in ns
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime+stime, all threads, in ticks
 HZ=$(getconf CLK_TCK)
 
-mkdir -p "$MP" "$REG" "$LXMP" "$FLMP" "$PRMP" "$TMP/out" "$TMP/b" "$TMP/sync"
+mkdir -p "$MP" "$REG" "$LXMP" "$FLMP" "$PRMP" "$MPU" "$REGU" "$TMP/out" "$TMP/b" "$TMP/sync"
+# The per-reader files over /dev/fuse: enable_uring off while this vprocd mounts.
+[ -z "$URING_ORIG" ] || echo N >"$URING_KNOB"
 in_acct_cgroup vprocd "$VPROCD" --mountpoint "$MP" --registry-dir "$REG" \
-  --container-view --view-max-age-ms 100 --io-uring auto 2>"$TMP/vprocd.log" &
+  --container-view --view-max-age-ms 100 --io-uring off 2>"$TMP/vprocd.log" &
 VPROCD_PID=$!
 in_acct_cgroup lxcfs lxcfs -f -l --enable-cfs -p "$TMP/lxcfs.pid" "$LXMP" >"$TMP/lxcfs.log" 2>&1 &
 LXCFS_PID=$!
@@ -213,18 +220,33 @@ if [ -n "$PROTO_PID" ]; then
 fi
 TRANSPORT=$(grep -o 'io_uring: [a-z]*' "$TMP/vprocd.log" | head -n1 || true)
 log "vprocd $VPROCD_PID (${TRANSPORT:-transport not logged}), lxcfs $LXCFS_PID"
+# A second vprocd, per-reader files only, over io_uring (it turns enable_uring on).
+if [ -n "$URING_ORIG" ]; then
+  in_acct_cgroup vprocdu "$VPROCD" --mountpoint "$MPU" --registry-dir "$REGU" --no-container-view \
+    --io-uring on 2>"$TMP/vprocdu.log" &
+  VPROCDU_PID=$!
+  for i in $(seq 1 100); do grep -q 'io_uring: on' "$TMP/vprocdu.log" && break; sleep 0.1; done
+fi
+if [ -n "$VPROCDU_PID" ] && grep -q 'io_uring: on' "$TMP/vprocdu.log"; then
+  SOURCES+=(ureader)
+  log "vprocd over io_uring $VPROCDU_PID"
+else
+  warn "no FUSE over io_uring here: the ureader source is left out ($(tail -n1 "$TMP/vprocdu.log" 2>/dev/null))"
+fi
 
 # --- containers ------------------------------------------------------------------------------------
 (cd "$TMP" && runc spec)
 mv "$TMP/config.json" "$TMP/spec.json"
 hook_entry() { printf '%s\n' vproc-hook "$@" | jq -R . | jq -cs --arg p "$HOOK" '{path: $p, args: .}'; }
 hooks_for() {  # hooks_for SOURCE: the config.json "hooks" object
+  local view=reader mp=$MP reg=$REG
   case $1 in
-    view | reader)
+    view | reader | ureader)
+      [ "$1" != view ] || view=container
+      [ "$1" != ureader ] || { mp=$MPU; reg=$REGU; }
       printf '{"createRuntime":[%s],"poststop":[%s]}' \
-        "$(hook_entry --view "$(sed 's/^view$/container/' <<<"$1")" --mountpoint "$MP" \
-          --registry-dir "$REG" --log-file "$TMP/hook.log")" \
-        "$(hook_entry poststop --registry-dir "$REG" --log-file "$TMP/hook.log")" ;;
+        "$(hook_entry --view "$view" --mountpoint "$mp" --registry-dir "$reg" --log-file "$TMP/hook.log")" \
+        "$(hook_entry poststop --registry-dir "$reg" --log-file "$TMP/hook.log")" ;;
     *) echo '{}' ;;
   esac
 }
@@ -273,10 +295,13 @@ wait_lines() {
     sleep 0.05
   done
 }
-server_of() { case $1 in view | reader) echo vprocd ;; lxcfs | floor | proto) echo "$1" ;; *) echo "" ;; esac; }
+server_of() {
+  case $1 in view | reader) echo vprocd ;; ureader) echo vprocdu ;; lxcfs | floor | proto) echo "$1" ;; *) echo "" ;; esac
+}
 server_pid() {
   case $1 in
-    vprocd) echo "$VPROCD_PID" ;; lxcfs) echo "$LXCFS_PID" ;; floor) echo "$FLOOR_PID" ;; proto) echo "$PROTO_PID" ;;
+    vprocd) echo "$VPROCD_PID" ;; vprocdu) echo "$VPROCDU_PID" ;; lxcfs) echo "$LXCFS_PID" ;;
+    floor) echo "$FLOOR_PID" ;; proto) echo "$PROTO_PID" ;;
   esac
 }
 field() { sed -n "s/.*[[:space:]]$1=\([^ ]*\).*/\1/p"; }  # field KEY < line
@@ -294,7 +319,7 @@ check_ready() {
   case $s in
     native) [ "$root" = - ] && CHK_OK[$s]=$((${CHK_OK[$s]:-0} + 1)) ||
       warn "$id: /proc/meminfo is a mount ($root, $fs) in the native container"; return ;;
-    view | reader) want_fs=fuse.vprocd ;;
+    view | reader | ureader) want_fs=fuse.vprocd ;;
     lxcfs) want_fs=fuse.lxcfs ;;
     floor | proto)
       # A fixed text, not virtualized: only the mount behind /proc/meminfo is checked.
@@ -308,7 +333,7 @@ check_ready() {
   if [ "$s" = view ] && ! [[ $root =~ ^/[0-9]+-[0-9]+/proc/meminfo$ ]]; then
     ok=0; warn "$id (view): mount root $root is not REG/view's /<pid>-<start>/proc/meminfo"
   fi
-  if [ "$s" = reader ] && [ "$root" != /proc/meminfo ]; then
+  if [ "$s" != view ] && [ "$root" != /proc/meminfo ]; then
     ok=0; warn "$id (reader): mount root $root is not the per-reader /proc/meminfo"
   fi
   [ $ok = 0 ] || CHK_OK[$s]=$((${CHK_OK[$s]:-0} + 1))
@@ -391,6 +416,7 @@ label() {
     native) echo "native (no hook)" ;;
     view) echo "vproc view (\`--view container\`)" ;;
     reader) echo "vproc per-reader (\`--view reader\`)" ;;
+    ureader) echo "vproc per-reader over io_uring (\`--io-uring on\`)" ;;
     lxcfs) echo "lxcfs" ;;
     floor) echo "minimal one-thread server (fusefloor \`--one-thread\`)" ;;
     proto) echo "noopen_proto mode 0" ;;
@@ -424,26 +450,49 @@ cpu_pct() {
   done | median | awk '{printf "%.2f", $1}'
 }
 
-# The per-reader path against the minimal server: reads/s of the median rounds, 1 and 4 containers.
-floor_ratio() { ratio "$(rate_of reader "$1")" "$(rate_of "${2:-floor}" "$1")"; }
+# floor_ratio N [SERVER [SOURCE]]: SOURCE's (reader's) reads/s over SERVER's (floor's), median
+# rounds of N containers.
+floor_ratio() { ratio "$(rate_of "${3:-reader}" "$1")" "$(rate_of "${2:-floor}" "$1")"; }
+rate_of_n() { rate_of "$2" "$1"; }
 readme_table() {
   local n
   echo "Run of $DATE, vproc $GIT, $(nproc) CPUs ($CPU_MODEL), kernel $(uname -r), load average $LOAD_START at start and $LOAD_END at the end; \`$CMD\`, median rounds:"
   echo
-  echo "| /proc/meminfo in runc containers | native | vproc view | vproc per-reader | lxcfs | minimal server |"
-  echo "|---|---:|---:|---:|---:|---:|"
-  echo "| median latency, 1 container (µs) | $(us "${MED[native,1,${PICK[native,1]}]}") | $(us "${MED[view,1,${PICK[view,1]}]}") | $(us "${MED[reader,1,${PICK[reader,1]}]}") | $(us "${MED[lxcfs,1,${PICK[lxcfs,1]}]}") | $(us "${MED[floor,1,${PICK[floor,1]}]}") |"
-  for n in "${COUNTS[@]}"; do
-    echo "| reads/s, $n container(s) at once | $(rate_of native "$n") | $(rate_of view "$n") | $(rate_of reader "$n") | $(rate_of lxcfs "$n") | $(rate_of floor "$n") |"
+  # The columns: every source but proto (it follows the table).
+  local cols=() c
+  for c in native view reader ureader lxcfs floor; do
+    [[ " ${SOURCES[*]} " == *" $c "* ]] && cols+=("$c")
   done
-  echo "| reads/s vs lxcfs, 4 containers | $(ratio "$(rate_of native 4)" "$(rate_of lxcfs 4)")x | $(ratio "$(rate_of view 4)" "$(rate_of lxcfs 4)")x | $(ratio "$(rate_of reader 4)" "$(rate_of lxcfs 4)")x | 1x | $(ratio "$(rate_of floor 4)" "$(rate_of lxcfs 4)")x |"
-  echo "| per-reader reads/s / minimal server's, 1 / 4 containers | | | $(floor_ratio 1) / $(floor_ratio 4) | | 1 |"
-  echo "| server CPU s per 1M reads, 4 containers | | $(cpu_per_m view 4 ns) | $(cpu_per_m reader 4 ns) | $(cpu_per_m lxcfs 4 ns) | $(cpu_per_m floor 4 ns) |"
-  echo "| server CPU, 1 container reading flat out (% of a core) | | $(cpu_pct view ns) | $(cpu_pct reader ns) | $(cpu_pct lxcfs ns) | $(cpu_pct floor ns) |"
-  echo "| vprocd with $(scale n) registered containers: RSS (MiB) / idle CPU (% of a core) | | $(scale rss_mib) / $(scale idle_cpu_pct) | | | |"
+  colname() { case $1 in native) echo native ;; view) echo "vproc view" ;; reader) echo "vproc per-reader" ;;
+    ureader) echo "per-reader, io_uring" ;; lxcfs) echo lxcfs ;; floor) echo "minimal server" ;; esac; }
+  # row LABEL CMD: a table row with CMD SOURCE's output in each column.
+  row() {
+    local label=$1 out="" x
+    shift
+    for x in "${cols[@]}"; do out+=" $("$@" "$x") |"; done
+    echo "| $label |$out"
+  }
+  med1() { us "${MED[$1,1,${PICK[$1,1]}]}"; }
+  vs_lxcfs() { echo "$(ratio "$(rate_of "$1" 4)" "$(rate_of lxcfs 4)")x"; }
+  vs_floor() {
+    case $1 in reader | ureader) echo "$(floor_ratio 1 floor "$1") / $(floor_ratio 4 floor "$1")" ;; floor) echo 1 ;; esac
+  }
+  cpu_m() { [ "$1" = native ] || cpu_per_m "$1" 4 ns; }
+  cpu_p() { [ "$1" = native ] || cpu_pct "$1" ns; }
+  scaled() { [ "$1" != view ] || echo "$(scale rss_mib) / $(scale idle_cpu_pct)"; }
+  echo "| /proc/meminfo in runc containers |$(for c in "${cols[@]}"; do printf ' %s |' "$(colname "$c")"; done)"
+  echo "|---|$(for c in "${cols[@]}"; do printf -- '---:|'; done)"
+  row "median latency, 1 container (µs)" med1
+  for n in "${COUNTS[@]}"; do row "reads/s, $n container(s) at once" rate_of_n "$n"; done
+  row "reads/s vs lxcfs, 4 containers" vs_lxcfs
+  row "reads/s / the minimal server's, 1 / 4 containers" vs_floor
+  row "server CPU s per 1M reads, 4 containers" cpu_m
+  row "server CPU, 1 container reading flat out (% of a core)" cpu_p
+  row "vprocd with $(scale n) registered containers: RSS (MiB) / idle CPU (% of a core)" scaled
+  unset -f colname
   if [ -n "$PROTO_PID" ]; then
     echo
-    echo "noopen_proto mode 0 in the same rounds: $(rate_of proto 1) / $(rate_of proto 4) reads/s (1 / 4 containers); per-reader / noopen_proto: $(floor_ratio 1 proto) / $(floor_ratio 4 proto)."
+    echo "noopen_proto mode 0 in the same rounds: $(rate_of proto 1) / $(rate_of proto 4) reads/s (1 / 4 containers); per-reader / noopen_proto: $(floor_ratio 1 proto) / $(floor_ratio 4 proto)$([ -z "$VPROCDU_PID" ] || echo "; per-reader over io_uring / noopen_proto: $(floor_ratio 1 proto ureader) / $(floor_ratio 4 proto ureader)")."
   fi
 }
 
@@ -454,10 +503,11 @@ readme_table() {
   echo "- Machine: $(nproc) CPUs, $CPU_MODEL, kernel $(uname -r), $(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
   echo "- Host load average at start: $LOAD_START; at end: $LOAD_END (other work on the host adds noise; ratios are from one run with the sources interleaved)"
   echo "- Command (as root, in the checkout): \`$CMD\`"
-  echo "- vprocd \`--container-view --view-max-age-ms 100\` (${TRANSPORT:-transport not logged}); vproc-hook at createRuntime (\`--view container\` or \`--view reader\`) and poststop; lxcfs $(lxcfs --version 2>&1 | tail -n1) \`-l --enable-cfs\`, its proc/meminfo bind-mounted over /proc/meminfo"
-  if [ "$TRANSPORT" = "io_uring: off" ]; then
-    echo "- The per-reader files go over /dev/fuse: the fuse module's enable_uring is $(cat /sys/module/fuse/parameters/enable_uring 2>/dev/null || echo absent) here and vprocd runs with \`--io-uring auto\` (bench/run.sh turns enable_uring on for its run, so its vprocd figures are over io_uring)"
+  echo "- vprocd \`--container-view --view-max-age-ms 100 --io-uring off\` (${TRANSPORT:-transport not logged}): the view and the per-reader files over /dev/fuse; vproc-hook at createRuntime (\`--view container\` or \`--view reader\`) and poststop; lxcfs $(lxcfs --version 2>&1 | tail -n1) \`-l --enable-cfs\`, its proc/meminfo bind-mounted over /proc/meminfo"
+  if [ -n "$VPROCDU_PID" ]; then
+    echo "- ureader: a second vprocd, \`--no-container-view --io-uring on\`, its per-reader files over FUSE over io_uring (one ring per CPU); the fuse module's enable_uring was $URING_ORIG before the run and is put back"
   fi
+  echo "- floor and proto: fixed texts, not virtualized, bind-mounted over /proc/meminfo: the floor the per-reader path is measured against"
   echo "- Containers: \`runc $(runc --version | awk 'NR == 1 {print $3}') run\`, busybox rootfs, memory limit 256 MiB, cpu quota 1 CPU (100000/100000), each running bench/cread (static): open+read-to-EOF+close of /proc/meminfo in a loop for $SECS s after a go signal that all containers of a batch get at once"
   echo "- $ROUNDS round(s); in each, every source runs with 1 container and then with 4 at once, the order of the sources rotating from round to round; each row is the round with the median aggregate reads/s (after a warm-up round that is not reported)"
   echo
@@ -501,7 +551,7 @@ readme_table() {
     case $s in
       native) want="/proc/meminfo is the kernel's (no mount on it)" ;;
       view) want="MemTotal 262144 kB, /proc/meminfo mounted from REG/view (fuse.vprocd, mount root /<pid>-<start>/proc/meminfo)" ;;
-      reader) want="MemTotal 262144 kB, /proc/meminfo the per-reader file (fuse.vprocd, mount root /proc/meminfo)" ;;
+      reader | ureader) want="MemTotal 262144 kB, /proc/meminfo the per-reader file (fuse.vprocd, mount root /proc/meminfo)" ;;
       lxcfs) want="MemTotal 262144 kB, /proc/meminfo from lxcfs (fuse.lxcfs)" ;;
       floor) want="/proc/meminfo from fusefloor --one-thread (fuse, a fixed text)" ;;
       proto) want="/proc/meminfo from noopen_proto mode 0 (fuse, a fixed text)" ;;

@@ -40,7 +40,25 @@ void ViewService::start_sampler() {
   load_->start();
 }
 
+bool ViewService::registry_unchanged(const struct stat& st) const {
+  // A record is added, replaced and removed by a rename or an unlink in the
+  // directory, which sets its mtime. That clock ticks in jiffies: a change in
+  // the same tick as the last scan would leave the mtime as it was, so a
+  // directory changed in the last second is scanned anyway.
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return st.st_ino == registry_dir_.st_ino && st.st_dev == registry_dir_.st_dev &&
+         st.st_mtim.tv_sec == registry_dir_.st_mtim.tv_sec &&
+         st.st_mtim.tv_nsec == registry_dir_.st_mtim.tv_nsec && now.tv_sec > st.st_mtim.tv_sec + 1;
+}
+
 void ViewService::follow_registered() {
+  struct stat dir {};
+  if (::stat((options_.registry_dir + "/containers").c_str(), &dir) == 0 &&
+      registry_unchanged(dir)) {
+    for (const auto& [id, f] : followed_) load_->follow(f.place);
+    return;
+  }
   std::set<std::string> present;
   for (const std::string& id : registered_ids(options_.registry_dir)) {
     present.insert(id);
@@ -66,6 +84,7 @@ void ViewService::follow_registered() {
     }
   }
   std::erase_if(followed_, [&](const auto& kv) { return !present.count(kv.first); });
+  registry_dir_ = dir;  // all zero when there is no directory: scanned again next time
 }
 
 std::string ViewService::host(const char* file) const {

@@ -3,6 +3,7 @@
 // state, render. Thread-safe: called from every FUSE worker thread.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -97,6 +98,11 @@ class ViewService {
     cgroup::Place place;
   };
   std::map<std::string, Followed> followed_;  // registry id -> (sampler thread only)
+  // The registry's containers/ directory when followed_ was last made from it
+  // (sampler thread only): while it is unchanged, no record is looked at.
+  struct stat registry_dir_ {};
+  // Whether the directory is as it was when followed_ was made from it.
+  bool registry_unchanged(const struct stat& now_st) const;
 
   CounterTable states_;
 };
