@@ -130,22 +130,34 @@ std::string ViewService::render(FileKind kind, const Reader& r) {
   key += r.container_key();
   key += r.host_pidns ? " host " : " ns ";
   key += std::to_string(static_cast<int>(kind));
+  std::shared_ptr<Shared> slot = shared_slot(key, std::chrono::steady_clock::now());
+  if (!slot) return render_now(kind, r);
+  std::lock_guard<std::mutex> lock(slot->mu);
+  // Taken with the slot held: a reader that waited for another's rendering
+  // takes it when it is recent enough.
   const auto now = std::chrono::steady_clock::now();
-  {
-    std::lock_guard<std::mutex> lock(shared_mu_);
-    auto it = shared_.find(key);
-    if (it != shared_.end() && now - it->second.at < options_.share_for) return it->second.text;
-  }
-  std::string text = render_now(kind, r);
+  if (now - slot->at < options_.share_for) return slot->text;
+  slot->text = render_now(kind, r);
+  slot->at = std::chrono::steady_clock::now();
+  return slot->text;
+}
+
+std::shared_ptr<ViewService::Shared> ViewService::shared_slot(
+    const std::string& key, std::chrono::steady_clock::time_point now) {
   std::lock_guard<std::mutex> lock(shared_mu_);
-  // Every 100 windows, forget what is out of date; past kMaxShared, share no more
-  // until then.
+  // Every 100 windows, forget the slots nobody used in the last window (a
+  // thread that holds one keeps its own reference).
   if (now - swept_ > 100 * options_.share_for) {
-    std::erase_if(shared_, [&](const auto& e) { return now - e.second.at >= options_.share_for; });
+    std::erase_if(shared_, [&](const auto& e) {
+      std::unique_lock<std::mutex> busy(e.second->mu, std::try_to_lock);
+      return busy.owns_lock() && now - e.second->at >= options_.share_for;
+    });
     swept_ = now;
   }
-  if (shared_.size() < kMaxShared || shared_.count(key)) shared_[key] = Shared{text, now};
-  return text;
+  auto it = shared_.find(key);
+  if (it != shared_.end()) return it->second;
+  if (shared_.size() >= kMaxShared) return nullptr;
+  return shared_.emplace(key, std::make_shared<Shared>()).first->second;
 }
 
 std::string ViewService::render_now(FileKind kind, const Reader& r) {

@@ -73,15 +73,23 @@ class ViewService {
   uint64_t age_ticks(const Reader& r) const;
   std::string render_now(FileKind kind, const Reader& r);
 
-  // Renderings of the last share_for, by kind, cgroups and container.
+  // The last rendering of a kind for some cgroups and container. One thread
+  // at a time renders it (under mu): readers that come meanwhile wait and
+  // take that rendering, and a rendering never replaces a newer one, so
+  // counters shown through it never go backwards.
   struct Shared {
+    std::mutex mu;
     std::string text;
-    std::chrono::steady_clock::time_point at;
+    std::chrono::steady_clock::time_point at;  // when `text` was made; epoch: none yet
   };
   static constexpr size_t kMaxShared = 1024;
+  // The slot of `key`, made when absent; null past kMaxShared slots (then
+  // render without sharing).
+  std::shared_ptr<Shared> shared_slot(const std::string& key,
+                                      std::chrono::steady_clock::time_point now);
   bool share_ = false;
   std::mutex shared_mu_;
-  std::unordered_map<std::string, Shared> shared_;
+  std::unordered_map<std::string, std::shared_ptr<Shared>> shared_;
   std::chrono::steady_clock::time_point swept_;
 
   UniqueFd proc_;

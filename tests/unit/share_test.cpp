@@ -1,14 +1,19 @@
 // Renderings shared within Options::share_for (fsd/view/view.h), on this
 // machine's own /proc and cgroup tree (readable without root): two renderings
 // of /proc/stat for this process, 50 ms of busy CPU apart, are the same text
-// inside the window and differ with sharing off; fixture trees never share.
+// inside the window and differ with sharing off; fixture trees never share;
+// readers sharing renderings never see a counter go back.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "fsd/view/view.h"
 #include "lib/base/io.h"
@@ -83,4 +88,38 @@ TEST_CASE("share: a fixture tree renders at every call") {
   // renderings cannot show directly; what they can show is that they come.
   CHECK_FALSE(fixture.shares());
   CHECK(live(std::chrono::seconds(10))->shares() == have_cgroups());
+}
+
+TEST_CASE("share: readers of the same cgroups never see the counters go back") {
+  if (!have_cgroups()) {
+    MESSAGE("skipped: no /sys/fs/cgroup on this machine");
+    return;
+  }
+  auto shared = live(std::chrono::microseconds(200));
+  // The sum of the first "cpu " line: every reader's own sequence of
+  // renderings must not decrease, while 4 readers render and share at once.
+  auto total = [](const std::string& stat) {
+    unsigned long long sum = 0;
+    size_t at = stat.find(' ');
+    const size_t end = stat.find('\n');
+    while (at < end) {
+      sum += std::strtoull(stat.c_str() + at, nullptr, 10);
+      at = stat.find(' ', at + 1);
+    }
+    return sum;
+  };
+  std::vector<int> backwards(4, 0);
+  std::vector<std::thread> readers;
+  for (size_t t = 0; t < backwards.size(); ++t) {
+    readers.emplace_back([&, t] {
+      unsigned long long last = 0;
+      for (int i = 0; i < 400; ++i) {
+        const unsigned long long now = total(shared->render(FileKind::kStat, ::getpid()));
+        if (now < last) ++backwards[t];
+        last = std::max(last, now);
+      }
+    });
+  }
+  for (auto& r : readers) r.join();
+  for (int b : backwards) CHECK(b == 0);
 }
