@@ -66,6 +66,9 @@ cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j2 --target vprocd >/dev/null
 VPROCD=$BUILD/fsd/vprocd
 
+GIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$ROOT" diff --quiet HEAD -- fsd lib 2>/dev/null || GIT="$GIT+uncommitted"
+
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$VPROCD_PID/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$VPROCD_PID/stat"; }
 
@@ -136,7 +139,7 @@ nfiles=$(wc -w <<<"$files")
 {
   echo "# The container view with $N containers"
   echo
-  echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); vproc $(git -C "$ROOT" rev-parse --short HEAD) (Release)"
+  echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); vproc $GIT (Release)"
   echo "- Machine: $(nproc) CPUs, $(sed -n 's/^model name\t*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r)"
   echo "- Command (as root, in the checkout): \`bench/view_scale.sh $N\`"
   echo "- A container is a sleeper in cgroups of its own (memory limited to 256 MiB) with a"
