@@ -100,8 +100,6 @@ bool ReaderResolver::recheck(pid_t pid, const std::shared_ptr<UniqueFd>& fd,
 Reader ReaderResolver::resolve(pid_t pid, const cgroup::Layout& layout) const {
   Reader r;
   r.pid = pid;
-  const std::string cgroup_file = pid_file(pid, "cgroup");
-  std::string text;
   const auto now = std::chrono::steady_clock::now();
   bool done = false;
   if (std::shared_ptr<UniqueFd> known_fd = remembered(pid, r, now, done)) {
@@ -110,6 +108,9 @@ Reader ReaderResolver::resolve(pid_t pid, const cgroup::Layout& layout) const {
     r.pid = pid;
   }
 
+  // A reader not seen before (or whose process is gone): resolved afresh.
+  const std::string cgroup_file = pid_file(pid, "cgroup");
+  std::string text;
   UniqueFd cgroup_fd = open_at_optional(proc_, cgroup_file, O_RDONLY);
   if (!cgroup_fd) throw SysError("open", "/proc/" + cgroup_file, ESRCH);
   if (!pread_file(cgroup_fd.get(), text)) throw SysError("read", "/proc/" + cgroup_file, errno);
