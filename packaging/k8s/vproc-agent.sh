@@ -226,7 +226,12 @@ run() {
     "vprocd's mount on $MP would not reach the host: mount the host's $parent at $parent with" \
     "mountPropagation: Bidirectional (podman: -v $parent:$parent:rshared), from a host path on a" \
     "shared mount (mount --make-rshared /)"
-  mkdir -p "$MP"
+  # The DaemonSet mounts the host's /var/lib read-only: a missing mountpoint
+  # is made through the host's root instead (the same directory).
+  [ -d "$MP" ] || mkdir -p "$MP" 2>/dev/null || mkdir -p "/proc/$HOST_PID/root$MP" ||
+    die "cannot make $MP (here or as /proc/$HOST_PID/root$MP)"
+  [ -d "$MP" ] || die "made /proc/$HOST_PID/root$MP, but $MP is not it: mount the host's" \
+    "$parent at $parent"
 
   set -- --mountpoint "$MP" --cgroup-root "$CGROUP_ROOT"
   help=$("$BIN/vprocd" --help 2>&1 || true)

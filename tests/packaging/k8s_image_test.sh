@@ -74,9 +74,14 @@ if [ "$(vt_mount_count "$MP")" -gt 0 ]; then
   vt_skip "$MP is a mountpoint already (a vprocd serves it, or a mount was left there):" \
     "this test runs the agent on it and will not touch it; $(grep " $MP " /proc/self/mountinfo | head -n1)"
 fi
+# $MP itself is the agent's to make (the DaemonSet mounts /var/lib read-only;
+# the agent goes through the host's root): removed at exit if the agent made it.
+MP_WAS_THERE=no
+[ -d "$MP" ] && MP_WAS_THERE=yes
+[ $MP_WAS_THERE = yes ] || vt_on_exit "rmdir '$MP' 2>/dev/null || true"
 # Directories the DaemonSet's hostPath volumes would create (DirectoryOrCreate):
 # made here if missing, removed at exit if still empty.
-for d in "$MP" /run/vproc /usr/libexec/vproc /usr/share/containers/oci/hooks.d \
+for d in /run/vproc /usr/libexec/vproc /usr/share/containers/oci/hooks.d \
   /etc/containers/oci/hooks.d /var/run/cdi; do
   created=()
   p=$d
@@ -155,7 +160,7 @@ fi
 # would stay inside the pod, invisible to the runtime.
 PRIVATE_ARGS=()
 for a in "${DS_ARGS[@]}"; do
-  [ "$a" = /var/lib:/var/lib:rshared ] && a=/var/lib:/var/lib
+  [ "$a" = /var/lib:/var/lib:ro,rshared ] && a=/var/lib:/var/lib:ro
   PRIVATE_ARGS+=("$a")
 done
 rc=0
@@ -194,6 +199,14 @@ fi
 vt_eq "the host sees vprocd's FUSE mount on $MP" fuse.vprocd \
   "$(awk -v d="$MP" '$5 == d { t = $9 } END { print t }' /proc/self/mountinfo)"
 vt_check "the host's $MP serves proc/meminfo" vt_serving "$MP"
+[ $MP_WAS_THERE = yes ] ||
+  vt_check "the agent made the missing $MP (through the host's root: /var/lib is read-only in the pod)" [ -d "$MP" ]
+probe=/var/lib/vproc-agent-write-probe-$VT_UNIQ
+rc=0
+out=$("${PODMAN[@]}" exec "$AGENT" /bin/busybox touch "$probe" 2>&1) || rc=$?
+vt_check "the pod cannot write the host's /var/lib (touch fails: $(echo "$out" | tail -n1 | cut -c1-60))" \
+  [ "$rc" -ne 0 -a ! -e "$probe" ]
+rm -f "$probe"
 vt_check "the hook binary is installed at $HOOK" [ -x "$HOOK" ]
 vt_check "... and runs on the host" quiet "$HOOK" --version
 for f in /usr/share/containers/oci/hooks.d/50-vproc.json /usr/share/containers/oci/hooks.d/50-vproc-poststop.json \

@@ -158,9 +158,9 @@ def covers(mount_path, path):
 # whatever FUSE mount sits there when the pod starts (a crashed agent's, the old
 # pod's during a rolling update), and mounts on top of that stay in the pod.
 lib = by_path.get("/var/lib")
-check("host /var/lib mounted at /var/lib with mountPropagation: Bidirectional",
+check("host /var/lib mounted at /var/lib with mountPropagation: Bidirectional, read-only",
       lib is not None and host_of(lib) == "/var/lib"
-      and lib.get("mountPropagation") == "Bidirectional")
+      and lib.get("mountPropagation") == "Bidirectional" and lib.get("readOnly") is True)
 check("no volume on /var/lib/vproc itself (the runtime would bind a FUSE mount found there)",
       "/var/lib/vproc" not in by_path)
 check("mountpoint is the default /var/lib/vproc",
