@@ -31,15 +31,6 @@ HandleTable::Reserved HandleTable::reserve(const std::string& tenant, FileKind k
   return {id, 0, false};
 }
 
-uint64_t HandleTable::add(std::string data, size_t max, FileKind kind) {
-  auto p = std::make_shared<const std::string>(std::move(data));
-  std::lock_guard<std::mutex> lock(mu_);
-  if (open_.size() >= max) return 0;
-  uint64_t id = next_++;
-  open_.emplace(id, OpenFile{std::move(p), kind, false, nullptr});
-  return id;
-}
-
 std::shared_ptr<const std::string> HandleTable::get(uint64_t id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = open_.find(id);

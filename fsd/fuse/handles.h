@@ -48,9 +48,6 @@ class HandleTable {
     bool first_refusal = false;
   };
   Reserved reserve(const std::string& tenant, FileKind kind, const HandleQuota& q);
-  // The new handle's id; 0 (never an id) when `max` handles are open. No
-  // tenant share applies.
-  uint64_t add(std::string data, size_t max, FileKind kind);
   // The content of handle `id`, or nullptr. A READ may still be replying from
   // it when the RELEASE of the same file arrives on another worker (the reader
   // was killed mid-read), so the caller holds a reference of its own.

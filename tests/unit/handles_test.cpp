@@ -3,18 +3,34 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
 using vproc::fuse::HandleTable;
 constexpr vproc::FileKind kAny = vproc::FileKind::kMeminfo;
 
-TEST_CASE("handles: add, get, remove") {
+namespace {
+// A handle holding `data` while fewer than `max` are open (one tenant, no
+// share of its own), as ops.cpp opens one: reserve, then replace.
+uint64_t add(HandleTable& t, std::string data, size_t max) {
+  vproc::fuse::HandleQuota q;
+  q.max_open = max;
+  q.tenant_open = max;
+  q.tenant_bytes = SIZE_MAX;
+  const HandleTable::Reserved r = t.reserve("tenant", kAny, q);
+  if (r.id != 0) t.replace(r.id, std::move(data));
+  return r.id;
+}
+}  // namespace
+
+TEST_CASE("handles: reserve and replace, get, remove") {
   HandleTable t;
   CHECK(t.size() == 0);
-  uint64_t a = t.add("alpha", 10, kAny);
-  uint64_t b = t.add("beta", 10, kAny);
+  uint64_t a = add(t, "alpha", 10);
+  uint64_t b = add(t, "beta", 10);
   CHECK(a != 0);
   CHECK(b != 0);
   CHECK(a != b);
@@ -36,7 +52,7 @@ TEST_CASE("handles: add, get, remove") {
 
 TEST_CASE("handles: content handed out outlives its removal") {
   HandleTable t;
-  uint64_t id = t.add(std::string(100000, 'x'), 10, kAny);
+  uint64_t id = add(t, std::string(100000, 'x'), 10);
   std::shared_ptr<const std::string> held = t.get(id);
   t.remove(id);
   REQUIRE(held != nullptr);
@@ -46,16 +62,16 @@ TEST_CASE("handles: content handed out outlives its removal") {
 
 TEST_CASE("handles: the limit refuses with 0 and frees up on remove") {
   HandleTable t;
-  uint64_t a = t.add("a", 2, kAny);
-  uint64_t b = t.add("b", 2, kAny);
-  CHECK(t.add("c", 2, kAny) == 0);
+  uint64_t a = add(t, "a", 2);
+  uint64_t b = add(t, "b", 2);
+  CHECK(add(t, "c", 2) == 0);
   CHECK(t.size() == 2);
-  CHECK(t.add("c", 3, kAny) != 0);  // the limit is the caller's, per call
-  CHECK(t.add("d", 3, kAny) == 0);
+  CHECK(add(t, "c", 3) != 0);  // the limit is the caller's, per call
+  CHECK(add(t, "d", 3) == 0);
   t.remove(a);
   t.remove(b);
-  CHECK(t.add("e", 2, kAny) != 0);
-  CHECK(t.add("f", 0, kAny) == 0);
+  CHECK(add(t, "e", 2) != 0);
+  CHECK(add(t, "f", 0) == 0);
 }
 
 TEST_CASE("handles: ids are never given out twice, removed or refused") {
@@ -64,11 +80,11 @@ TEST_CASE("handles: ids are never given out twice, removed or refused") {
   std::vector<uint64_t> open;
   for (int i = 0; i < 1000; ++i) {
     if (open.size() == 3) {
-      CHECK(t.add("refused", 3, kAny) == 0);
+      CHECK(add(t, "refused", 3) == 0);
       t.remove(open.front());  // the oldest closes
       open.erase(open.begin());
     }
-    uint64_t id = t.add(std::to_string(i), 3, kAny);
+    uint64_t id = add(t, std::to_string(i), 3);
     REQUIRE(id != 0);
     CHECK(seen.insert(id).second);
     open.push_back(id);
@@ -89,7 +105,7 @@ TEST_CASE("handles: concurrent add, get and remove from many threads") {
     threads.emplace_back([&, n] {
       for (int i = 0; i < kEach; ++i) {
         std::string mine = std::to_string(n) + ":" + std::to_string(i);
-        uint64_t id = t.add(mine, 1u << 20, kAny);
+        uint64_t id = add(t, mine, 1u << 20);
         auto got = t.get(id);
         if (id == 0 || !got || *got != mine) ++bad[static_cast<size_t>(n)];
         if (i % 4 == 0) {
