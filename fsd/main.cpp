@@ -472,6 +472,9 @@ int run(const Config& cfg) {
   fuse::FsContext ctx{
       &views, fuse::Tree(views.host_has_pressure()), cfg.cache_timeout, {}, cfg.max_open, {}};
   ::clock_gettime(CLOCK_REALTIME, &ctx.started);
+  // One rendering at a time per tenant and 8 workers: measured under ASan,
+  // 2 per tenant kept victims no better than none (docs/SECURITY.md).
+  ctx.gate.set_per_tenant(cfg.threads / 8);
 
   UniqueFd ready_w = detach_if_asked(cfg.detach);
   const Target target = choose_target(cfg);

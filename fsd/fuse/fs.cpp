@@ -1,7 +1,10 @@
 #include "fsd/fuse/fs.h"
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "fsd/fuse/uring.h"
 
 namespace vproc::fuse {
 
@@ -55,25 +58,67 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
        [&] { return fuse_reply_open(req, fi); });
 }
 
-void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+// Who sent `req`: resolved here, before the gate, which shares the workers
+// between tenants (their cgroups). Answers the errno itself when the reader
+// cannot be resolved (the pid is gone).
+std::optional<view::Reader> reader_of(fuse_req_t req, const char* op) {
   FsContext& c = ctx(req);
   const pid_t pid = fuse_req_ctx(req)->pid;
-  Result<uint64_t> r = guarded("open", [&] { return do_open(c, ino, fi->flags, pid); });
+  Result<view::Reader> who =
+      guarded(op, [&]() -> Result<view::Reader> { return c.views->reader(pid); });
+  if (who.err() != 0) {
+    fuse_reply_err(req, who.err());
+    return std::nullopt;
+  }
+  return *who;
+}
+
+void open_now(fuse_req_t req, fuse_ino_t ino, fuse_file_info fi, const view::Reader& who) {
+  FsContext& c = ctx(req);
+  Result<uint64_t> r = guarded("open", [&] { return do_open(c, ino, fi.flags, who); });
   int sent = send(req, r, [&](uint64_t id) {
-    fi->fh = id;
-    fi->direct_io = 1;
-    fi->keep_cache = 0;
-    return fuse_reply_open(req, fi);
+    fi.fh = id;
+    fi.direct_io = 1;
+    fi.keep_cache = 0;
+    return fuse_reply_open(req, &fi);
   });
   // Interrupted: the kernel sends no RELEASE for an open it did not see.
   if (sent != 0 && r.err() == 0) c.handles.remove(*r);
 }
 
+void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  std::optional<view::Reader> who = reader_of(req, "open");
+  if (!who) return;
+  const fuse_file_info copy = *fi;  // *fi lives only as long as this call
+  ctx(req).gate.run(
+      who->cgroups->tenant, [req, ino, copy, w = *who] { open_now(req, ino, copy, w); },
+      !serving_ring_request());
+}
+
+void reply_slice(fuse_req_t req, const Result<Slice>& r) {
+  send(req, r, [&](const Slice& s) { return fuse_reply_buf(req, s.bytes(), s.length); });
+}
+
+// A read at offset 0 of a handle read before renders again (top, vmstat and
+// free -s keep their fds): through the gate, like an open. Other reads
+// answer from the handle's rendering at once.
 void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   FsContext& c = ctx(req);
-  pid_t pid = fuse_req_ctx(req)->pid;
-  send(req, guarded("read", [&] { return do_read(c, fi->fh, size, off, pid); }),
-       [&](const Slice& s) { return fuse_reply_buf(req, s.bytes(), s.length); });
+  const uint64_t fh = fi->fh;
+  HandleTable::ForRead h = c.handles.for_read(fh, off);
+  if (!h.stale) {
+    reply_slice(req, slice_of(std::move(h.data), size, off));
+    return;
+  }
+  std::optional<view::Reader> who = reader_of(req, "read");
+  if (!who) return;
+  c.gate.run(
+      who->cgroups->tenant,
+      [req, fh, size, kind = h.kind, w = *who] {
+        reply_slice(req,
+                    guarded("read", [&] { return do_read_again(ctx(req), fh, kind, w, size); }));
+      },
+      !serving_ring_request());
 }
 
 void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {

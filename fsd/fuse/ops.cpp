@@ -65,13 +65,25 @@ int do_opendir(const FsContext& c, unsigned long ino) {
   return n->dir ? 0 : ENOTDIR;
 }
 
+namespace {
+// Why an open of `n` with `flags` is refused; 0: it is not.
+int open_refusal(const Node* n, int flags) {
+  if (!n) return ENOENT;
+  if (n->dir) return EISDIR;
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) return EACCES;
+  return 0;
+}
+}  // namespace
+
 Result<uint64_t> do_open(FsContext& c, unsigned long ino, int flags, pid_t pid) {
+  if (int err = open_refusal(c.tree.find(ino), flags)) return Errno{err};
+  return do_open(c, ino, flags, c.views->reader(pid));
+}
+
+Result<uint64_t> do_open(FsContext& c, unsigned long ino, int flags, const view::Reader& who) {
   const Node* n = c.tree.find(ino);
-  if (!n) return Errno{ENOENT};
-  if (n->dir) return Errno{EISDIR};
-  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) return Errno{EACCES};
+  if (int err = open_refusal(n, flags)) return Errno{err};
   c.activity.fetch_add(1, std::memory_order_relaxed);
-  const view::Reader who = c.views->reader(pid);
   const std::string& tenant = who.cgroups->tenant;
   const HandleQuota q = HandleQuota::for_max_open(c.max_handles);
   const HandleTable::Reserved slot = c.handles.reserve(tenant, n->kind, q);
@@ -98,10 +110,19 @@ Result<Slice> do_read(FsContext& c, uint64_t fh, size_t size, off_t off, pid_t p
   // A kept fd read again from the start (top, vmstat, free -s): show now, as
   // the kernel's own files do, to whoever reads.
   if (h.stale) data = c.handles.replace(fh, c.views->render(h.kind, pid));
+  return slice_of(std::move(data), size, off);
+}
+
+Slice slice_of(std::shared_ptr<const std::string> data, size_t size, off_t off) {
   if (!data || off < 0 || static_cast<size_t>(off) >= data->size()) return Slice{};
   size_t start = static_cast<size_t>(off);
   size_t length = std::min(size, data->size() - start);
   return Slice{std::move(data), start, length};
+}
+
+Result<Slice> do_read_again(FsContext& c, uint64_t fh, FileKind kind, const view::Reader& who,
+                            size_t size) {
+  return slice_of(c.handles.replace(fh, c.views->render(kind, who)), size, 0);
 }
 
 int do_release(FsContext& c, uint64_t fh) {

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "fsd/fuse/fair_gate.h"
 #include "fsd/fuse/handles.h"
 #include "fsd/fuse/tree.h"
 #include "fsd/view/view.h"
@@ -45,6 +46,9 @@ struct FsContext {
   struct timespec started;
   size_t max_handles = kDefaultMaxHandles;
   HandleTable handles;
+  // Renderings run at most gate.per_tenant() at a time per tenant (one per
+  // 8 workers, set by main; fsd/fuse/fair_gate.h).
+  FairGate gate{1};
   // Bumped by every LOOKUP and OPEN: a vprocd that was taken over drains
   // until nothing has looked at it for a while.
   mutable std::atomic<uint64_t> activity{0};
@@ -109,11 +113,19 @@ int do_opendir(const FsContext& c, unsigned long ino);
 // Read-only opens only; ENFILE past c.max_handles, EMFILE past the reader's
 // tenant's share (checked before rendering). Throws what rendering throws.
 Result<uint64_t> do_open(FsContext& c, unsigned long ino, int flags, pid_t pid);
+// The same for a reader resolved already (c.views->reader()).
+Result<uint64_t> do_open(FsContext& c, unsigned long ino, int flags, const view::Reader& who);
 // At most `size` bytes of handle `fh` from `off`; empty past the end or for an
 // unknown handle. A read at offset 0 of a handle that was read before renders
 // the file again for `pid` (the reader of this request); reads at other
 // offsets continue the same rendering, so a file read in pieces stays whole.
 Result<Slice> do_read(FsContext& c, uint64_t fh, size_t size, off_t off, pid_t pid);
+// do_read's two halves, for a caller that renders elsewhere (fs.cpp, through
+// the gate): the bytes of `data` a read of `size` at `off` returns, and the
+// read at offset 0 of a handle read before: renders `kind` for `who` again.
+Slice slice_of(std::shared_ptr<const std::string> data, size_t size, off_t off);
+Result<Slice> do_read_again(FsContext& c, uint64_t fh, FileKind kind, const view::Reader& who,
+                            size_t size);
 int do_release(FsContext& c, uint64_t fh);
 struct statvfs do_statfs();
 

@@ -187,6 +187,8 @@ UringTransport::~UringTransport() {
   if (g_impl == impl_.get()) g_impl = nullptr;
 }
 
+bool serving_ring_request() { return tl_entry != nullptr; }
+
 bool UringTransport::kernel_allows(UringMode mode) {
   if (mode == UringMode::kOff) return false;
   std::optional<std::string> knob;

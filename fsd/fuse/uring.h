@@ -40,6 +40,11 @@ enum class UringMode {
   kOn,    // turn the kernel's enable_uring on first if it is off
 };
 
+// Whether this thread is serving a request that came from a ring: its reply
+// must be sent before that request's processing returns (the ring entry is
+// this thread's), so such a request is never set aside for later.
+bool serving_ring_request();
+
 // Parses "off", "auto", "on"; throws std::invalid_argument otherwise.
 UringMode parse_uring_mode(const std::string& s);
 

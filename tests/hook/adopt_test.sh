@@ -67,8 +67,7 @@ vt_check "no registry record for the bound container" \
   bash -c "! grep -rqs '\"pid\": *$A\\b' '$REG/containers'"
 
 # --- kill -9 and a new vprocd: found by its dead mounts ----------------------------------------
-kill -KILL "$MAIN_PID"
-wait "$MAIN_PID" 2>/dev/null
+vt_kill9_vprocd "$MAIN_PID"
 vt_check "after kill -9 the bound container's meminfo fails" [ -z "$(memof bound)" ]
 t0=$(date +%s%N)
 vt_launch_vprocd "$MP" --registry-dir "$REG"

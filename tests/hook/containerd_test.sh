@@ -52,8 +52,7 @@ memof() {
   timeout 20 ctr -a "$SOCK" task exec --exec-id "m$n" "$id" head -n1 /proc/meminfo 2>&1 | vc_memtotal
 }
 vt_eq "detached containerd container: MemTotal is its 200 MiB" 204800 "$(memof)"
-kill -KILL "$VPROCD_PID"
-wait "$VPROCD_PID" 2>/dev/null
+vt_kill9_vprocd "$VPROCD_PID"
 vt_check "after kill -9 of vprocd its reads fail" [ -z "$(memof)" ]
 vt_start_vprocd "$MP" --registry-dir "$REG" || vt_fail "vprocd restarts"
 vt_eq "restarted vprocd re-attached the containerd container: MemTotal" 204800 "$(memof)"

@@ -59,8 +59,7 @@ vt_eq "the wrapper container reads its limit" 204800 "$(inside w)"
 vt_eq "the -v container reads its limit" 131072 "$(inside v)"
 vt_eq "the wrapper container is registered, the -v one is not" 1 "$(records)"
 
-kill -KILL "$MAIN_PID"
-wait "$MAIN_PID" 2>/dev/null
+vt_kill9_vprocd "$MAIN_PID"
 vt_check "after kill -9 the -v container's meminfo fails" [ -z "$(inside v)" ]
 t0=$(date +%s%N)
 vt_launch_vprocd "$MP" --registry-dir "$REG"

@@ -50,8 +50,7 @@ vt_check "registry entry for the running container" [ -f "$REG/containers/${cid:
 # it from the registry, the same way as a runc or containerd container.
 memof() { "${PODMAN[@]}" exec "$name" head -n1 /proc/meminfo 2>&1 | vc_memtotal; }
 vt_eq "detached podman container: MemTotal is its 200 MiB" 204800 "$(memof)"
-kill -KILL "$VPROCD_PID"
-wait "$VPROCD_PID" 2>/dev/null
+vt_kill9_vprocd "$VPROCD_PID"
 vt_check "after kill -9 of vprocd its reads fail" sh -c "! ${PODMAN[*]} exec $name cat /proc/meminfo >/dev/null 2>&1"
 vt_start_vprocd "$MP" --registry-dir "$REG" || vt_fail "vprocd restarts"
 vt_eq "restarted vprocd re-attached the podman container: MemTotal" 204800 "$(memof)"

@@ -400,6 +400,17 @@ vt_report() {
 # vt_starttime PID: the process's start time (clock ticks since boot), or "".
 vt_starttime() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $20 }'; }
 
+# vt_kill9_vprocd PID: SIGKILLs a vprocd this shell started and reaps it, then
+# waits out the container view's attribute lifetime (--view-max-age-ms, 100 ms
+# by default): until then the kernel still serves a view file's last rendering
+# from the page cache without asking anyone, so a read right after the kill can
+# succeed (docs/files.md). After this, reads through its mounts fail.
+vt_kill9_vprocd() {
+  kill -KILL "$1"
+  wait "$1" 2>/dev/null
+  sleep "${VT_VIEW_MAX_AGE_WAIT:-0.3}"
+}
+
 # vt_kill_on_exit PID: SIGKILLs PID at exit if it is still the same process.
 vt_kill_on_exit() {
   local st
