@@ -14,7 +14,6 @@ void FairGate::run(const std::string& tenant, Job job, bool may_queue) {
     Lane& lane = lanes_[tenant];
     if (lane.running >= per_tenant_) {
       lane.waiting.push_back(std::move(job));
-      ++queued_;
       return;
     }
     ++lane.running;
@@ -31,13 +30,14 @@ void FairGate::run(const std::string& tenant, Job job, bool may_queue) {
     // This worker keeps the tenant's slot for its next queued job.
     job = std::move(lane.waiting.front());
     lane.waiting.pop_front();
-    --queued_;
   }
 }
 
 size_t FairGate::queued() const {
   std::lock_guard lock(mu_);
-  return queued_;
+  size_t n = 0;
+  for (const auto& [tenant, lane] : lanes_) n += lane.waiting.size();
+  return n;
 }
 
 }  // namespace vproc::fuse

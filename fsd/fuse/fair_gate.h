@@ -52,7 +52,6 @@ class FairGate {
   unsigned per_tenant_ = 1;
   mutable std::mutex mu_;
   std::unordered_map<std::string, Lane> lanes_;
-  size_t queued_ = 0;
 };
 
 }  // namespace vproc::fuse

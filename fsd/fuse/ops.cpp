@@ -65,24 +65,15 @@ int do_opendir(const FsContext& c, unsigned long ino) {
   return n->dir ? 0 : ENOTDIR;
 }
 
-namespace {
-// Why an open of `n` with `flags` is refused; 0: it is not.
-int open_refusal(const Node* n, int flags) {
-  if (!n) return ENOENT;
-  if (n->dir) return EISDIR;
-  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) return EACCES;
-  return 0;
-}
-}  // namespace
-
 Result<uint64_t> do_open(FsContext& c, unsigned long ino, int flags, pid_t pid) {
-  if (int err = open_refusal(c.tree.find(ino), flags)) return Errno{err};
   return do_open(c, ino, flags, c.views->reader(pid));
 }
 
 Result<uint64_t> do_open(FsContext& c, unsigned long ino, int flags, const view::Reader& who) {
   const Node* n = c.tree.find(ino);
-  if (int err = open_refusal(n, flags)) return Errno{err};
+  if (!n) return Errno{ENOENT};
+  if (n->dir) return Errno{EISDIR};
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) return Errno{EACCES};
   c.activity.fetch_add(1, std::memory_order_relaxed);
   const std::string& tenant = who.cgroups->tenant;
   const HandleQuota q = HandleQuota::for_max_open(c.max_handles);
@@ -106,11 +97,10 @@ Result<uint64_t> do_open(FsContext& c, unsigned long ino, int flags, const view:
 
 Result<Slice> do_read(FsContext& c, uint64_t fh, size_t size, off_t off, pid_t pid) {
   HandleTable::ForRead h = c.handles.for_read(fh, off);
-  std::shared_ptr<const std::string> data = std::move(h.data);
   // A kept fd read again from the start (top, vmstat, free -s): show now, as
   // the kernel's own files do, to whoever reads.
-  if (h.stale) data = c.handles.replace(fh, c.views->render(h.kind, pid));
-  return slice_of(std::move(data), size, off);
+  if (h.stale) return do_read_again(c, fh, h.kind, c.views->reader(pid), size);
+  return slice_of(std::move(h.data), size, off);
 }
 
 Slice slice_of(std::shared_ptr<const std::string> data, size_t size, off_t off) {

@@ -120,9 +120,9 @@ Result<uint64_t> do_open(FsContext& c, unsigned long ino, int flags, const view:
 // the file again for `pid` (the reader of this request); reads at other
 // offsets continue the same rendering, so a file read in pieces stays whole.
 Result<Slice> do_read(FsContext& c, uint64_t fh, size_t size, off_t off, pid_t pid);
-// do_read's two halves, for a caller that renders elsewhere (fs.cpp, through
-// the gate): the bytes of `data` a read of `size` at `off` returns, and the
-// read at offset 0 of a handle read before: renders `kind` for `who` again.
+// do_read's two halves, which fs.cpp calls itself (it renders through the
+// gate): the bytes of `data` a read of `size` at `off` returns, and the read
+// at offset 0 of a handle read before: renders `kind` for `who` again.
 Slice slice_of(std::shared_ptr<const std::string> data, size_t size, off_t off);
 Result<Slice> do_read_again(FsContext& c, uint64_t fh, FileKind kind, const view::Reader& who,
                             size_t size);

@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -27,6 +29,28 @@ struct Meter {
   void leave() {
     --now;
     ++done;
+  }
+};
+
+// A job of `tenant` that holds its slot, on a thread of its own, until
+// released; `then` runs as it lets go.
+struct Holder {
+  std::atomic<bool> holding{false};
+  std::atomic<bool> release{false};
+  std::thread thread;
+  Holder(FairGate& gate, const std::string& tenant, std::function<void()> then = nullptr) {
+    thread = std::thread([this, &gate, tenant, then] {
+      gate.run(tenant, [this, then] {
+        holding = true;
+        while (!release) std::this_thread::sleep_for(1ms);
+        if (then) then();
+      });
+    });
+    while (!holding) std::this_thread::sleep_for(1ms);
+  }
+  void let_go() {
+    release = true;
+    thread.join();
   }
 };
 }  // namespace
@@ -64,17 +88,10 @@ TEST_CASE("fair gate: queued jobs run in arrival order") {
   FairGate gate(1);
   std::mutex mu;
   std::vector<int> order;
-  std::atomic<bool> release{false};
-  std::atomic<bool> holding{false};
-  std::thread first([&] {
-    gate.run("t", [&] {
-      holding = true;
-      while (!release) std::this_thread::sleep_for(1ms);
-      std::lock_guard lock(mu);
-      order.push_back(0);
-    });
+  Holder first(gate, "t", [&] {
+    std::lock_guard lock(mu);
+    order.push_back(0);
   });
-  while (!holding) std::this_thread::sleep_for(1ms);
   // These return at once: the slot is taken, so they are queued.
   for (int i = 1; i <= 3; ++i) {
     gate.run("t", [&, i] {
@@ -83,29 +100,19 @@ TEST_CASE("fair gate: queued jobs run in arrival order") {
     });
   }
   CHECK(gate.queued() == 3);
-  release = true;
-  first.join();
+  first.let_go();
   CHECK(order == std::vector<int>{0, 1, 2, 3});
 }
 
 TEST_CASE("fair gate: a job that may not wait runs at once, past the share") {
   FairGate gate(1);
-  std::atomic<bool> release{false};
-  std::atomic<bool> holding{false};
-  std::thread holder([&] {
-    gate.run("t", [&] {
-      holding = true;
-      while (!release) std::this_thread::sleep_for(1ms);
-    });
-  });
-  while (!holding) std::this_thread::sleep_for(1ms);
+  Holder holder(gate, "t");
   bool ran = false;
   gate.run(
       "t", [&] { ran = true; }, /*may_queue=*/false);
   CHECK(ran);
   CHECK(gate.queued() == 0);
-  release = true;
-  holder.join();
+  holder.let_go();
 }
 
 TEST_CASE("fair gate: a share of 0 is 1") {
