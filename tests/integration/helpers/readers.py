@@ -8,10 +8,12 @@
                       MP/proc/meminfo; prints "PID MEMTOTAL_KB", or
                       "NOREUSE why" when the pid could not be had
   moved MP PROCS...   reads MemTotal, writes its own pid into every cgroup.procs
-                      file given, reads again at once; prints "BEFORE AFTER"
+                      file given, reads again 10 ms later (vprocd takes a reader
+                      checked less than 1 ms before as it was); prints "BEFORE AFTER"
 """
 import os
 import sys
+import time
 
 
 def read_all(fd, size):
@@ -82,6 +84,7 @@ def main():
         for procs in sys.argv[3:]:
             with open(procs, "w") as f:
                 f.write(str(os.getpid()))
+        time.sleep(0.01)
         print(before, memtotal(mp))
     else:
         raise SystemExit("usage: see the module docstring")
